@@ -1,0 +1,101 @@
+// Bounds-checked access to a guest's linear memory. Every view is re-derived when the memory's
+// buffer changes, because any call into the guest may grow memory and detach the old buffer.
+
+const utf8 = new TextDecoder('utf-8');
+
+export class GuestMemory {
+  #memory: WebAssembly.Memory | null = null;
+  #buffer: ArrayBuffer | null = null;
+  #u8: Uint8Array = new Uint8Array(0);
+  #dv: DataView = new DataView(new ArrayBuffer(0));
+
+  attach(memory: WebAssembly.Memory | null): void {
+    this.#memory = memory;
+    this.#buffer = null;
+  }
+
+  get attached(): boolean {
+    return this.#memory !== null;
+  }
+
+  #refresh(): void {
+    const buf = this.#memory ? this.#memory.buffer : null;
+    if (buf !== this.#buffer) {
+      this.#buffer = buf as ArrayBuffer | null;
+      this.#u8 = buf ? new Uint8Array(buf) : new Uint8Array(0);
+      this.#dv = buf ? new DataView(buf) : new DataView(new ArrayBuffer(0));
+    }
+  }
+
+  get byteLength(): number {
+    this.#refresh();
+    return this.#u8.byteLength;
+  }
+
+  /** True when [ptr, ptr+len) lies inside memory. Pointers arrive as i32 and may be negative. */
+  inBounds(ptr: number, len: number): boolean {
+    this.#refresh();
+    const p = ptr >>> 0;
+    const n = len >>> 0;
+    return p + n <= this.#u8.byteLength;
+  }
+
+  /** A view (not a copy) of guest bytes, or null when out of bounds. Valid until the next guest call. */
+  view(ptr: number, len: number): Uint8Array | null {
+    this.#refresh();
+    const p = ptr >>> 0;
+    const n = len >>> 0;
+    if (p + n > this.#u8.byteLength) return null;
+    return this.#u8.subarray(p, p + n);
+  }
+
+  /** A copy of guest bytes, or null when out of bounds. */
+  copy(ptr: number, len: number): Buffer | null {
+    const v = this.view(ptr, len);
+    return v === null ? null : Buffer.from(v);
+  }
+
+  /** Guest bytes decoded as UTF-8, or null when out of bounds. */
+  string(ptr: number, len: number): string | null {
+    const v = this.view(ptr, len);
+    return v === null ? null : utf8.decode(v);
+  }
+
+  /** Guest bytes decoded as latin1 (what HTTP header octets are), or null when out of bounds. */
+  latin1(ptr: number, len: number): string | null {
+    const v = this.view(ptr, len);
+    if (v === null) return null;
+    return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+  }
+
+  writeU32(ptr: number, value: number): boolean {
+    this.#refresh();
+    const p = ptr >>> 0;
+    if (p + 4 > this.#u8.byteLength) return false;
+    this.#dv.setUint32(p, value >>> 0, true);
+    return true;
+  }
+
+  writeU64(ptr: number, value: bigint): boolean {
+    this.#refresh();
+    const p = ptr >>> 0;
+    if (p + 8 > this.#u8.byteLength) return false;
+    this.#dv.setBigUint64(p, BigInt.asUintN(64, value), true);
+    return true;
+  }
+
+  readU32(ptr: number): number | null {
+    this.#refresh();
+    const p = ptr >>> 0;
+    if (p + 4 > this.#u8.byteLength) return null;
+    return this.#dv.getUint32(p, true);
+  }
+
+  write(ptr: number, bytes: Uint8Array): boolean {
+    this.#refresh();
+    const p = ptr >>> 0;
+    if (p + bytes.byteLength > this.#u8.byteLength) return false;
+    this.#u8.set(bytes, p);
+    return true;
+  }
+}

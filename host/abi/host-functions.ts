@@ -1,0 +1,288 @@
+// The proxy-wasm host functions (module "env"), as Envoy answers them. Every guest pointer is
+// bounds-checked: a bad one gets InvalidMemoryAccess, never a host exception.
+
+import { BufferType, LogLevel, MapType, StreamType, WasmResult } from '../../abi/enums.js';
+import type { BodyBuffer } from '../chain/body-buffer.js';
+import type { HeaderMap } from '../chain/header-map.js';
+import { REQUEST_DIRECTION, RESPONSE_DIRECTION } from '../chain/http-stream.js';
+import { MAX_LOG_MESSAGE_BYTES } from '../limits.js';
+import { validHeaderName, validHeaderValue } from './header-syntax.js';
+import { parsePairs, serializePairs } from './pairs.js';
+import { getProperty, splitPropertyPath } from './properties.js';
+import { Phase, type WasmVm } from './wasm-vm.js';
+
+type HostFn = (...args: number[]) => number;
+
+const PINO_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+const U32_MAX = 0xffffffff;
+
+/** Maps a pino level name to the proxy-wasm level a filter sees. */
+function proxyLevel(pinoLevel: string): number {
+  const i = PINO_LEVELS.indexOf(pinoLevel as (typeof PINO_LEVELS)[number]);
+  return i < 0 ? LogLevel.Critical : i;
+}
+
+function isBodyPhase(phase: Phase): boolean {
+  return phase === Phase.RequestBody || phase === Phase.ResponseBody;
+}
+
+export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
+  const mem = vm.memory;
+  const log = vm.spec.logger;
+
+  function mapFor(type: number): HeaderMap | null | undefined {
+    const s = vm.current;
+    if (s === null) return undefined;
+    if (type === MapType.HttpRequestHeaders) return s.requestHeaders;
+    if (type === MapType.HttpResponseHeaders) return s.responseHeaders;
+    return null;
+  }
+
+  function bodyFor(type: number): BodyBuffer | null {
+    const s = vm.current;
+    if (s === null) return null;
+    if (type === BufferType.HttpRequestBody) return s.requestBody;
+    if (type === BufferType.HttpResponseBody) return s.responseBody;
+    return null;
+  }
+
+  /** The map a write may change, or a WasmResult explaining why not. */
+  function writableMap(type: number): HeaderMap | number {
+    if (type > MapType.HttpCallResponseTrailers || type < 0) return WasmResult.BadArgument;
+    if (vm.phase === Phase.Log) return WasmResult.BadArgument;
+    const m = mapFor(type);
+    return m ? m : WasmResult.BadArgument;
+  }
+
+  function readKey(ptr: number, len: number): string | null {
+    const k = mem.latin1(ptr, len);
+    return k === null ? null : k.toLowerCase();
+  }
+
+  function configurationBuffer(type: number): Buffer | null {
+    if (type === BufferType.VmConfiguration) return vm.spec.vmConfiguration;
+    if (type === BufferType.PluginConfiguration && (vm.phase === Phase.Configure || vm.phase === Phase.VmStart))
+      return vm.spec.configuration;
+    return null;
+  }
+
+  const fns: Record<string, HostFn> = {
+    proxy_log(level, ptr, len) {
+      if (level < 0 || level > LogLevel.Critical) return WasmResult.BadArgument;
+      let msg = mem.string(ptr, Math.min(len >>> 0, MAX_LOG_MESSAGE_BYTES));
+      if (msg === null) return WasmResult.InvalidMemoryAccess;
+      const pinoLevel = PINO_LEVELS[level];
+      if (level >= LogLevel.Error) vm.lastErrorLog = msg.length > 300 ? msg.slice(0, 300) + '…' : msg;
+      if (log.isLevelEnabled(pinoLevel)) {
+        if (len >>> 0 > MAX_LOG_MESSAGE_BYTES) msg += ' …(truncated)';
+        const s = vm.current;
+        if (s) log[pinoLevel]({ reqId: s.id }, msg);
+        else log[pinoLevel](msg);
+      }
+      return WasmResult.Ok;
+    },
+
+    proxy_get_log_level(out) {
+      return mem.writeU32(out, proxyLevel(log.level)) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+    },
+
+    proxy_get_current_time_nanoseconds(out) {
+      const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+      return mem.writeU64(out, ns) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+    },
+
+    proxy_get_buffer_bytes(type, start, max, ptrOut, lenOut) {
+      if (type < 0 || type > BufferType.CallData) return WasmResult.BadArgument;
+      if ((start >>> 0) + (max >>> 0) > U32_MAX) return WasmResult.BadArgument;
+      const conf = configurationBuffer(type);
+      let bytes: Buffer;
+      if (conf) bytes = conf.subarray(start >>> 0, Math.min(conf.byteLength, (start >>> 0) + (max >>> 0)));
+      else {
+        const body = isBodyPhase(vm.phase) ? bodyFor(type) : null;
+        if (!body) return WasmResult.NotFound;
+        bytes = body.slice(start >>> 0, max >>> 0);
+      }
+      return vm.returnBytes(bytes, ptrOut, lenOut);
+    },
+
+    proxy_get_buffer_status(type, lenOut, flagsOut) {
+      if (type < 0 || type > BufferType.CallData) return WasmResult.BadArgument;
+      const conf = configurationBuffer(type);
+      const len = conf ? conf.byteLength : isBodyPhase(vm.phase) ? bodyFor(type)?.length : undefined;
+      if (len === undefined) return WasmResult.NotFound;
+      if (!mem.writeU32(lenOut, len) || !mem.writeU32(flagsOut, 0)) return WasmResult.InvalidMemoryAccess;
+      return WasmResult.Ok;
+    },
+
+    proxy_set_buffer_bytes(type, start, size, ptr, len) {
+      if (type < 0 || type > BufferType.CallData) return WasmResult.BadArgument;
+      if (configurationBuffer(type) || type === BufferType.HttpCallResponseBody) return WasmResult.BadArgument;
+      const body = isBodyPhase(vm.phase) ? bodyFor(type) : null;
+      if (!body) return WasmResult.NotFound;
+      const data = mem.copy(ptr, len);
+      if (data === null) return WasmResult.InvalidMemoryAccess;
+      return body.set(start >>> 0, size >>> 0, data) ? WasmResult.Ok : WasmResult.BadArgument;
+    },
+
+    proxy_get_header_map_size(type, out) {
+      if (type < 0 || type > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
+      const m = mapFor(type);
+      if (!m) return WasmResult.BadArgument;
+      return mem.writeU32(out, m.byteSize()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+    },
+
+    proxy_get_header_map_pairs(type, ptrOut, lenOut) {
+      if (type < 0 || type > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
+      const m = mapFor(type);
+      return vm.returnBytes(m && m.count ? serializePairs(m.flat) : Buffer.alloc(0), ptrOut, lenOut);
+    },
+
+    proxy_set_header_map_pairs(type, ptr, len) {
+      const m = writableMap(type);
+      if (typeof m === 'number') return m;
+      const bytes = mem.view(ptr, len);
+      if (bytes === null) return WasmResult.InvalidMemoryAccess;
+      const flat = parsePairs(bytes);
+      if (flat === null) return WasmResult.BadArgument;
+      for (let i = 0; i < flat.length; i += 2) {
+        flat[i] = flat[i].toLowerCase();
+        if (!validHeaderName(flat[i]) || !validHeaderValue(flat[i + 1])) return WasmResult.BadArgument;
+      }
+      m.flat = flat;
+      return WasmResult.Ok;
+    },
+
+    proxy_get_header_map_value(type, kp, kl, ptrOut, lenOut) {
+      if (type < 0 || type > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
+      const key = readKey(kp, kl);
+      if (key === null) return WasmResult.InvalidMemoryAccess;
+      const m = mapFor(type);
+      if (m === undefined) return WasmResult.BadArgument;
+      const v = m?.get(key);
+      if (v === undefined) {
+        if (vm.abi !== '0.1.0') return WasmResult.NotFound;
+        return vm.returnBytes(Buffer.alloc(0), ptrOut, lenOut);
+      }
+      return vm.returnBytes(Buffer.from(v, 'latin1'), ptrOut, lenOut);
+    },
+
+    proxy_add_header_map_value(type, kp, kl, vp, vl) {
+      const m = writableMap(type);
+      if (typeof m === 'number') return m;
+      const key = readKey(kp, kl);
+      const value = mem.latin1(vp, vl);
+      if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
+      if (!validHeaderName(key) || !validHeaderValue(value)) return WasmResult.BadArgument;
+      m.add(key, value);
+      return WasmResult.Ok;
+    },
+
+    proxy_replace_header_map_value(type, kp, kl, vp, vl) {
+      const m = writableMap(type);
+      if (typeof m === 'number') return m;
+      const key = readKey(kp, kl);
+      const value = mem.latin1(vp, vl);
+      if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
+      if (!validHeaderName(key) || !validHeaderValue(value)) return WasmResult.BadArgument;
+      m.replace(key, value);
+      return WasmResult.Ok;
+    },
+
+    proxy_remove_header_map_value(type, kp, kl) {
+      const m = writableMap(type);
+      if (typeof m === 'number') return m;
+      const key = readKey(kp, kl);
+      if (key === null) return WasmResult.InvalidMemoryAccess;
+      m.remove(key);
+      return WasmResult.Ok;
+    },
+
+    proxy_get_property(pp, pl, ptrOut, lenOut) {
+      const path = mem.latin1(pp, pl);
+      if (path === null) return WasmResult.InvalidMemoryAccess;
+      const value = getProperty(vm, vm.current, splitPropertyPath(path));
+      if (value === undefined) return WasmResult.NotFound;
+      return vm.returnBytes(value, ptrOut, lenOut);
+    },
+
+    proxy_set_property(pp, pl, vp, vl) {
+      const path = mem.latin1(pp, pl);
+      const value = mem.copy(vp, vl);
+      if (path === null || value === null) return WasmResult.InvalidMemoryAccess;
+      const s = vm.current;
+      if (s === null) return WasmResult.NotFound;
+      (s.filterState ??= new Map()).set(splitPropertyPath(path).join('.'), value);
+      return WasmResult.Ok;
+    },
+
+    proxy_send_local_response(status, dp, dl, bp, bl, hp, hl, _grpc) {
+      const details = mem.latin1(dp, dl);
+      const body = mem.copy(bp, bl);
+      const headerBytes = mem.view(hp, hl);
+      if (details === null || body === null || headerBytes === null) return WasmResult.InvalidMemoryAccess;
+      const headers = parsePairs(headerBytes);
+      if (headers === null) return WasmResult.BadArgument;
+      for (let i = 0; i < headers.length; i += 2) {
+        headers[i] = headers[i].toLowerCase();
+        if (!validHeaderName(headers[i]) || headers[i][0] === ':' || !validHeaderValue(headers[i + 1])) return WasmResult.BadArgument;
+      }
+      if (status < 200 || status > 599) return WasmResult.BadArgument;
+      const s = vm.current;
+      if (s === null || vm.phase === Phase.Log || vm.phase === Phase.Done || vm.phase === Phase.Delete) return WasmResult.BadArgument;
+      s.localReply = { status, body, headers, details: details.replace(/\s/g, '_'), filter: vm.spec.name };
+      return WasmResult.Ok;
+    },
+
+    proxy_continue_stream(type) {
+      if (type < 0 || type > StreamType.Upstream) return WasmResult.BadArgument;
+      const s = vm.current;
+      if (s === null) return WasmResult.NotFound;
+      if (type === StreamType.HttpRequest) s.pendingResume |= REQUEST_DIRECTION;
+      else if (type === StreamType.HttpResponse) s.pendingResume |= RESPONSE_DIRECTION;
+      else return WasmResult.Unimplemented;
+      return WasmResult.Ok;
+    },
+
+    proxy_close_stream(type) {
+      if (type < 0 || type > StreamType.Upstream) return WasmResult.BadArgument;
+      const s = vm.current;
+      if (s === null) return WasmResult.NotFound;
+      if (type === StreamType.HttpRequest) s.pendingClose |= REQUEST_DIRECTION;
+      else if (type === StreamType.HttpResponse) s.pendingClose |= RESPONSE_DIRECTION;
+      else return WasmResult.Unimplemented;
+      return WasmResult.Ok;
+    },
+
+    proxy_continue_request() {
+      return fns.proxy_continue_stream(StreamType.HttpRequest);
+    },
+
+    proxy_continue_response() {
+      return fns.proxy_continue_stream(StreamType.HttpResponse);
+    },
+
+    proxy_clear_route_cache() {
+      return WasmResult.Ok;
+    },
+
+    proxy_get_configuration(ptrOut, lenOut) {
+      const conf = vm.phase === Phase.VmStart ? vm.spec.vmConfiguration : vm.phase === Phase.Configure ? vm.spec.configuration : null;
+      if (!conf) return WasmResult.NotFound;
+      return vm.returnBytes(conf, ptrOut, lenOut);
+    },
+
+    proxy_set_effective_context(id) {
+      const s = vm.streamOf(id >>> 0);
+      if (s === undefined) return WasmResult.BadArgument;
+      vm.current = s;
+      vm.currentId = id >>> 0;
+      return WasmResult.Ok;
+    },
+
+    proxy_done() {
+      return WasmResult.NotFound;
+    },
+  };
+  return fns;
+}

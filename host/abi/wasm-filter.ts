@@ -1,0 +1,155 @@
+// A filter as the chain sees it (FilterInstance), run in-process on a WasmVm. After a trap the VM is
+// poisoned: requests that were using it fail by policy, and the next request gets a fresh VM made
+// from the same compiled module, unless the filter keeps trapping (a crash loop), in which case it
+// stays failed until the restart window passes.
+
+import type { AbiVersion } from '../../abi/functions.js';
+import { FilterFault, type FailurePolicy, type FilterHooks, type FilterInstance } from '../chain/filter-instance.js';
+import type { HttpStream } from '../chain/http-stream.js';
+import { FILTER_RESTART_BURST, FILTER_RESTART_WINDOW_MS } from '../limits.js';
+import { OutriggerError } from '../errors.js';
+import { describeGuestError } from './guest-errors.js';
+import { Phase, WasmVm, type PluginSpec } from './wasm-vm.js';
+
+interface Handle {
+  vm: WasmVm;
+  id: number;
+}
+
+export class WasmFilter implements FilterInstance {
+  readonly name: string;
+  readonly policy: FailurePolicy;
+  readonly hooks: FilterHooks;
+  readonly abi: AbiVersion;
+  readonly #module: WebAssembly.Module;
+  readonly #spec: PluginSpec;
+  #vm: WasmVm;
+  #restarts: number[] = [];
+  /** Counters for the admin API. */
+  traps = 0;
+  lastError: string | null = null;
+  #released = false;
+
+  /** Starts the first VM; throws OutriggerError if the filter cannot start. */
+  constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec, policy: FailurePolicy) {
+    this.name = spec.name;
+    this.policy = policy;
+    this.abi = abi;
+    this.#module = module;
+    this.#spec = spec;
+    this.#vm = new WasmVm(module, abi, spec);
+    this.#vm.start();
+    const vm = this.#vm;
+    this.hooks = {
+      requestHeaders: vm.fnRequestHeaders !== null,
+      requestBody: vm.fnRequestBody !== null,
+      responseHeaders: vm.fnResponseHeaders !== null,
+      responseBody: vm.fnResponseBody !== null,
+    };
+  }
+
+  get healthy(): boolean {
+    return this.#vm.failed === null;
+  }
+
+  /** The current VM, replacing a failed one first (bounded by the crash-loop window). */
+  #liveVm(): WasmVm {
+    const vm = this.#vm;
+    if (vm.failed === null) return vm;
+    const now = Date.now();
+    this.#restarts = this.#restarts.filter((t) => now - t < FILTER_RESTART_WINDOW_MS);
+    if (this.#restarts.length >= FILTER_RESTART_BURST)
+      throw new FilterFault(this.name, `filter is crash-looping (${this.#restarts.length} restarts in ${FILTER_RESTART_WINDOW_MS / 1000}s); last error: ${this.lastError}`);
+    this.#restarts.push(now);
+    const fresh = new WasmVm(this.#module, this.abi, this.#spec);
+    try {
+      fresh.start();
+    } catch (err) {
+      const msg = err instanceof OutriggerError ? err.message : String(err);
+      this.lastError = msg;
+      this.#spec.logger.error({ code: 'OUTRIGGER_FILTER_RESTART' }, `filter restart failed: ${msg}`);
+      throw new FilterFault(this.name, `filter restart failed: ${msg}`);
+    }
+    this.#spec.logger.warn({ code: 'OUTRIGGER_FILTER_RESTARTED' }, 'filter instance re-created after a trap');
+    if (vm.liveStreams === 0) vm.destroy();
+    this.#vm = fresh;
+    return fresh;
+  }
+
+  #fault(vm: WasmVm, err: unknown): FilterFault {
+    const message = vm.failed ?? describeGuestError(err);
+    this.traps++;
+    this.lastError = message;
+    return new FilterFault(this.name, message, { cause: err });
+  }
+
+  #check(h: Handle): WasmVm {
+    const vm = h.vm;
+    if (vm.failed !== null)
+      throw new FilterFault(this.name, `the filter's instance trapped during another request (${vm.failed})`);
+    return vm;
+  }
+
+  open(stream: HttpStream): Handle {
+    const vm = this.#liveVm();
+    try {
+      return { vm, id: vm.createStream(stream) };
+    } catch (err) {
+      throw this.#fault(vm, err);
+    }
+  }
+
+  #invoke(h: Handle, fn: ((...a: number[]) => number) | null, phase: Phase, stream: HttpStream, a: number, b: number): number {
+    const vm = this.#check(h);
+    if (fn === null) return 0;
+    try {
+      return vm.call(fn, phase, stream, h.id, a, b);
+    } catch (err) {
+      throw this.#fault(vm, err);
+    }
+  }
+
+  requestHeaders(handle: unknown, stream: HttpStream, endOfStream: boolean): number {
+    const h = handle as Handle;
+    return this.#invoke(h, h.vm.fnRequestHeaders, Phase.RequestHeaders, stream, stream.requestHeaders.count, endOfStream ? 1 : 0);
+  }
+
+  requestBody(handle: unknown, stream: HttpStream, size: number, endOfStream: boolean): number {
+    const h = handle as Handle;
+    return this.#invoke(h, h.vm.fnRequestBody, Phase.RequestBody, stream, size, endOfStream ? 1 : 0);
+  }
+
+  responseHeaders(handle: unknown, stream: HttpStream, endOfStream: boolean): number {
+    const h = handle as Handle;
+    return this.#invoke(h, h.vm.fnResponseHeaders, Phase.ResponseHeaders, stream, stream.responseHeaders?.count ?? 0, endOfStream ? 1 : 0);
+  }
+
+  responseBody(handle: unknown, stream: HttpStream, size: number, endOfStream: boolean): number {
+    const h = handle as Handle;
+    return this.#invoke(h, h.vm.fnResponseBody, Phase.ResponseBody, stream, size, endOfStream ? 1 : 0);
+  }
+
+  close(handle: unknown, stream: HttpStream): void {
+    const h = handle as Handle;
+    const vm = h.vm;
+    if (vm.failed === null) {
+      try {
+        if (vm.fnLog) vm.call(vm.fnLog, Phase.Log, stream, h.id, 0, 0);
+        if (vm.fnDone) vm.call(vm.fnDone, Phase.Done, stream, h.id, 0, 0);
+        if (vm.fnDelete) vm.call(vm.fnDelete, Phase.Delete, stream, h.id, 0, 0);
+      } catch (err) {
+        const fault = this.#fault(vm, err);
+        this.#spec.logger.error({ code: fault.code, reqId: stream.id }, `filter trapped while finishing a request: ${fault.message}`);
+      }
+    }
+    vm.forgetStream(h.id);
+    // A VM replaced after a trap is dropped once its last request has finished.
+    if ((vm !== this.#vm || this.#released) && vm.liveStreams === 0) vm.destroy();
+  }
+
+  /** No generation uses this filter any more: end its root context once its requests are done. */
+  release(): void {
+    this.#released = true;
+    if (this.#vm.liveStreams === 0) this.#vm.destroy();
+  }
+}

@@ -1,0 +1,236 @@
+// One instance of a filter's module: instantiation, the start-up sequence, context ids, guest
+// allocation and every call into the guest. A trap poisons the instance (`failed`); the owner
+// (WasmFilter) replaces it. Host functions reach the current request through `current`.
+
+import type { Logger } from 'pino';
+import type { AbiVersion } from '../../abi/functions.js';
+import type { HttpStream } from '../chain/http-stream.js';
+import { OutriggerError } from '../errors.js';
+import { GuestMemory } from './guest-memory.js';
+import { describeGuestError } from './guest-errors.js';
+import { buildImports } from './imports.js';
+
+export interface PluginSpec {
+  /** The filter's configured name: the plugin_name property and the log tag. */
+  name: string;
+  rootId: string;
+  vmId: string;
+  configuration: Buffer;
+  vmConfiguration: Buffer;
+  logger: Logger;
+}
+
+/** Which callback is running: decides which maps and buffers a host call may touch. */
+export const enum Phase {
+  None,
+  Initialize,
+  VmStart,
+  Configure,
+  Create,
+  RequestHeaders,
+  RequestBody,
+  ResponseHeaders,
+  ResponseBody,
+  Log,
+  Done,
+  Delete,
+}
+
+type GuestFn = (...args: number[]) => number;
+
+export class WasmVm {
+  readonly module: WebAssembly.Module;
+  readonly abi: AbiVersion;
+  readonly spec: PluginSpec;
+  readonly memory = new GuestMemory();
+  /** Why this instance may no longer be called, or null while healthy. */
+  failed: string | null = null;
+  /** Stream of the callback in progress (the effective context's stream after set_effective_context). */
+  current: HttpStream | null = null;
+  /** Context id of the callback in progress. */
+  currentId = 0;
+  phase = Phase.None;
+  rootId = 0;
+  /** The last CRITICAL/ERROR line the guest logged, attached to a following trap's message. */
+  lastErrorLog = '';
+  /** Host functions already reported as unimplemented (logged once each). */
+  readonly reportedUnimplemented = new Set<string>();
+
+  #exports: Record<string, unknown> = {};
+  #nextId = 1;
+  readonly #streams = new Map<number, HttpStream>();
+  #alloc: GuestFn | null = null;
+
+  fnCreate: GuestFn | null = null;
+  fnRequestHeaders: GuestFn | null = null;
+  fnRequestBody: GuestFn | null = null;
+  fnResponseHeaders: GuestFn | null = null;
+  fnResponseBody: GuestFn | null = null;
+  fnLog: GuestFn | null = null;
+  fnDone: GuestFn | null = null;
+  fnDelete: GuestFn | null = null;
+
+  constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec) {
+    this.module = module;
+    this.abi = abi;
+    this.spec = spec;
+  }
+
+  /** Instantiates and runs the start-up sequence. Throws OutriggerError when the filter can't start. */
+  start(): void {
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(this.module, buildImports(this.module, this));
+    } catch (err) {
+      if (err instanceof WebAssembly.LinkError)
+        throw new OutriggerError('OUTRIGGER_WASM_LINK', `${this.spec.name}: ${err.message}`, 'the module imports something Outrigger cannot provide; rebuild it for proxy-wasm', { cause: err });
+      throw this.#startError('instantiation (start section)', err);
+    }
+    const ex = instance.exports as Record<string, unknown>;
+    this.#exports = ex;
+    const mem = ex.memory;
+    this.memory.attach(mem instanceof WebAssembly.Memory ? mem : null);
+    if (!this.memory.attached)
+      throw new OutriggerError('OUTRIGGER_WASM_LINK', `${this.spec.name}: the module exports no memory`, 'build the filter as a proxy-wasm module (it must export "memory")');
+    const fn = (name: string): GuestFn | null => (typeof ex[name] === 'function' ? (ex[name] as GuestFn) : null);
+
+    this.#run('_initialize', Phase.Initialize, () => {
+      const init = fn('_initialize');
+      if (init) {
+        init();
+        const main = fn('main') ?? fn('__main_void');
+        if (main) main(0, 0);
+      } else fn('_start')?.();
+    });
+
+    this.#alloc = fn('malloc') ?? fn('proxy_on_memory_allocate');
+    if (!this.#alloc)
+      throw new OutriggerError('OUTRIGGER_WASM_NO_ALLOCATOR', `${this.spec.name}: the module exports neither malloc nor proxy_on_memory_allocate`, 'proxy-wasm SDKs export one of them; check the build flags');
+
+    this.fnCreate = fn('proxy_on_context_create');
+    this.fnRequestHeaders = fn('proxy_on_request_headers');
+    this.fnRequestBody = fn('proxy_on_request_body');
+    this.fnResponseHeaders = fn('proxy_on_response_headers');
+    this.fnResponseBody = fn('proxy_on_response_body');
+    this.fnLog = fn('proxy_on_log');
+    this.fnDone = fn('proxy_on_done');
+    this.fnDelete = fn('proxy_on_delete');
+
+    this.rootId = this.#nextId++;
+    this.#run('proxy_on_context_create', Phase.Create, () => this.fnCreate?.(this.rootId, 0));
+    const vmStart = fn('proxy_on_vm_start');
+    if (vmStart) {
+      const ok = this.#run('proxy_on_vm_start', Phase.VmStart, () => vmStart(this.rootId, this.spec.vmConfiguration.byteLength));
+      if (!ok)
+        throw new OutriggerError('OUTRIGGER_FILTER_VM_START', `${this.spec.name}: proxy_on_vm_start returned false${this.#lastLog()}`, 'check the filter\'s vm_config and its log lines above');
+    }
+    const configure = fn('proxy_on_configure');
+    if (configure) {
+      const ok = this.#run('proxy_on_configure', Phase.Configure, () => configure(this.rootId, this.spec.configuration.byteLength));
+      if (!ok)
+        throw new OutriggerError('OUTRIGGER_FILTER_CONFIGURE', `${this.spec.name}: proxy_on_configure returned false (the filter rejected its config)${this.#lastLog()}`, 'check the filter\'s `config` in the Outrigger config and the filter\'s log lines above');
+    }
+  }
+
+  #lastLog(): string {
+    return this.lastErrorLog ? `; it logged: ${this.lastErrorLog}` : '';
+  }
+
+  #startError(step: string, err: unknown): OutriggerError {
+    this.failed = describeGuestError(err);
+    return new OutriggerError('OUTRIGGER_WASM_START', `${this.spec.name}: ${step} failed: ${this.failed}${this.#lastLog()}`, 'the filter trapped while starting; run it with the debug build and read its log', { cause: err });
+  }
+
+  #run(step: string, phase: Phase, body: () => unknown): unknown {
+    this.phase = phase;
+    this.currentId = this.rootId;
+    try {
+      return body();
+    } catch (err) {
+      throw this.#startError(step, err);
+    } finally {
+      this.phase = Phase.None;
+      this.currentId = 0;
+    }
+  }
+
+  /** Creates a stream context for one request. Returns its id. Throws the guest's error on a trap. */
+  createStream(stream: HttpStream): number {
+    const id = this.#nextId++;
+    this.#streams.set(id, stream);
+    if (this.fnCreate) this.call(this.fnCreate, Phase.Create, stream, id, this.rootId, 0);
+    return id;
+  }
+
+  forgetStream(id: number): void {
+    this.#streams.delete(id);
+  }
+
+  /** The stream of a context id, for proxy_set_effective_context; undefined when unknown. */
+  streamOf(id: number): HttpStream | null | undefined {
+    if (id === this.rootId) return null;
+    return this.#streams.get(id);
+  }
+
+  get liveStreams(): number {
+    return this.#streams.size;
+  }
+
+  /**
+   * Calls a guest callback for a stream. On a trap the instance is marked failed and the error is
+   * rethrown for the caller to turn into a FilterFault.
+   */
+  call(fn: GuestFn, phase: Phase, stream: HttpStream | null, id: number, a: number, b: number): number {
+    this.current = stream;
+    this.currentId = id;
+    this.phase = phase;
+    try {
+      return fn(id, a, b);
+    } catch (err) {
+      this.failed = describeGuestError(err) + this.#lastLog();
+      throw err;
+    } finally {
+      this.current = null;
+      this.currentId = 0;
+      this.phase = Phase.None;
+    }
+  }
+
+  /**
+   * Hands bytes to the guest as cpp-host does: nothing allocated for an empty result, exactly `len`
+   * bytes otherwise, views re-derived after malloc. Returns a WasmResult.
+   */
+  returnBytes(bytes: Uint8Array, ptrOut: number, lenOut: number): number {
+    const mem = this.memory;
+    if (!mem.inBounds(ptrOut, 4) || !mem.inBounds(lenOut, 4)) return 6;
+    if (bytes.byteLength === 0) {
+      mem.writeU32(ptrOut, 0);
+      mem.writeU32(lenOut, 0);
+      return 0;
+    }
+    const ptr = this.#alloc!(bytes.byteLength) >>> 0;
+    if (ptr === 0 || !mem.write(ptr, bytes)) return 6;
+    mem.writeU32(ptrOut, ptr);
+    mem.writeU32(lenOut, bytes.byteLength);
+    return 0;
+  }
+
+  /** Ends the root context (on_done, on_delete) once no request uses this instance any more. */
+  destroy(): void {
+    if (this.failed === null && this.rootId !== 0) {
+      try {
+        if (this.fnDone) this.call(this.fnDone, Phase.Done, null, this.rootId, 0, 0);
+        if (this.fnDelete) this.call(this.fnDelete, Phase.Delete, null, this.rootId, 0, 0);
+      } catch {
+        // A filter that traps while shutting down has nothing left to lose.
+      }
+    }
+    this.failed ??= 'destroyed';
+    this.#exports = {};
+    this.#streams.clear();
+    this.memory.attach(null);
+    this.#alloc = null;
+    this.fnCreate = this.fnRequestHeaders = this.fnRequestBody = this.fnResponseHeaders = null;
+    this.fnResponseBody = this.fnLog = this.fnDone = this.fnDelete = null;
+  }
+}

@@ -1,0 +1,323 @@
+// Runs one request through an ordered list of filters, as Envoy's filter manager does: request
+// callbacks in order, response callbacks in reverse; a stop pauses the direction at that filter
+// until it resumes; body data stops at a buffering filter and accumulates there. Knows neither
+// HTTP sockets nor Wasm: it talks to FilterInstance on one side and a ChainSink on the other.
+
+import { BodyBuffer } from './body-buffer.js';
+import { FilterFault, type FilterInstance } from './filter-instance.js';
+import {
+  REQUEST_DIRECTION,
+  RESPONSE_DIRECTION,
+  type HttpStream,
+  type LocalReply,
+} from './http-stream.js';
+
+/** What the chain hands on once filters let something through. Implemented by the HTTP plumbing. */
+export interface ChainSink {
+  requestHeaders(): void;
+  requestData(body: BodyBuffer, endOfStream: boolean): void;
+  responseHeaders(): void;
+  responseData(body: BodyBuffer, endOfStream: boolean): void;
+  /** A filter answered (or failed closed): send this instead of the upstream's response. */
+  localReply(reply: LocalReply): void;
+  /** A filter reset the stream, or a body overflowed after headers went out. */
+  reset(reason: string): void;
+}
+
+export interface ChainLimits {
+  maxBufferedBody: number;
+}
+
+export interface ChainEvents {
+  /** A filter trapped during this request (already recovered by the instance). */
+  fault(filter: FilterInstance, err: FilterFault): void;
+}
+
+const enum BodyMode {
+  Buffer,
+  LatestChunk,
+}
+
+class Direction {
+  readonly bit: number;
+  readonly order: readonly number[];
+  headersDone = false;
+  /** Position in `order` of the filter holding the headers, or -1. */
+  headersPausedAt = -1;
+  headersEos = false;
+  /** Body that arrived while the headers were held; delivered in one call once they pass. */
+  held: BodyBuffer | null = null;
+  heldEos = false;
+  /** Position of the filter holding body data, and what it holds. */
+  bodyPausedAt = -1;
+  bodyMode = BodyMode.Buffer;
+  body: BodyBuffer | null = null;
+  ended = false;
+
+  constructor(bit: number, order: readonly number[]) {
+    this.bit = bit;
+    this.order = order;
+  }
+}
+
+export class FilterChain {
+  readonly #filters: readonly FilterInstance[];
+  readonly #stream: HttpStream;
+  readonly #sink: ChainSink;
+  readonly #limits: ChainLimits;
+  readonly #events: ChainEvents;
+  readonly #handles: unknown[];
+  /** Filters that faulted during this request: never called again for it. */
+  #skip: boolean[] | null = null;
+  #req: Direction;
+  #res: Direction;
+  /** Set once a local reply or reset ended the filtering: later events are ignored. */
+  #stopped = false;
+  #closed = false;
+
+  constructor(
+    filters: readonly FilterInstance[],
+    stream: HttpStream,
+    sink: ChainSink,
+    limits: ChainLimits,
+    events: ChainEvents,
+    orders: { request: readonly number[]; response: readonly number[] },
+  ) {
+    this.#filters = filters;
+    this.#stream = stream;
+    this.#sink = sink;
+    this.#limits = limits;
+    this.#events = events;
+    this.#handles = new Array(filters.length);
+    this.#req = new Direction(REQUEST_DIRECTION, orders.request);
+    this.#res = new Direction(RESPONSE_DIRECTION, orders.response);
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Creates every filter's context (so each sees on_log even if an earlier one answers) and runs request headers. */
+  start(endOfStream: boolean): void {
+    for (let i = 0; i < this.#filters.length; i++) {
+      try {
+        this.#handles[i] = this.#filters[i].open(this.#stream);
+      } catch (err) {
+        if (!this.#fault(i, err)) return;
+      }
+    }
+    this.#req.headersEos = endOfStream;
+    this.#runHeaders(this.#req, 0);
+  }
+
+  requestData(chunk: Buffer, endOfStream: boolean): void {
+    this.#data(this.#req, chunk, endOfStream);
+  }
+
+  /** The upstream's response headers are in stream.responseHeaders. */
+  responseHeaders(endOfStream: boolean): void {
+    if (this.#stopped) return;
+    this.#res.headersEos = endOfStream;
+    this.#runHeaders(this.#res, 0);
+  }
+
+  responseData(chunk: Buffer, endOfStream: boolean): void {
+    this.#data(this.#res, chunk, endOfStream);
+  }
+
+  /** The request is over (completed, reset or abandoned): on_log, on_done, on_delete for every context. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopped = true;
+    for (let i = 0; i < this.#filters.length; i++) {
+      if (this.#handles[i] !== undefined && !this.#skip?.[i]) this.#filters[i].close(this.#handles[i], this.#stream);
+    }
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  #runHeaders(dir: Direction, from: number): void {
+    const order = dir.order;
+    const isReq = dir === this.#req;
+    for (let k = from; k < order.length; k++) {
+      const i = order[k];
+      if (this.#skip?.[i]) continue;
+      const f = this.#filters[i];
+      if (!(isReq ? f.hooks.requestHeaders : f.hooks.responseHeaders)) continue;
+      let status: number;
+      try {
+        status = isReq
+          ? f.requestHeaders(this.#handles[i], this.#stream, dir.headersEos)
+          : f.responseHeaders(this.#handles[i], this.#stream, dir.headersEos);
+      } catch (err) {
+        if (!this.#fault(i, err)) return;
+        continue;
+      }
+      if (this.#afterCallback(dir)) return;
+      if (status !== 0 && !this.#takeResume(dir)) {
+        dir.headersPausedAt = k;
+        return;
+      }
+    }
+    dir.headersDone = true;
+    if (isReq) this.#sink.requestHeaders();
+    else this.#sink.responseHeaders();
+    if (this.#stopped) return;
+    if (dir.held !== null || dir.heldEos) {
+      const held = dir.held ?? new BodyBuffer();
+      dir.held = null;
+      this.#runBody(dir, 0, held, dir.heldEos);
+    }
+  }
+
+  #data(dir: Direction, chunk: Buffer, endOfStream: boolean): void {
+    if (this.#stopped || dir.ended) return;
+    if (!dir.headersDone) {
+      (dir.held ??= new BodyBuffer()).append(chunk);
+      dir.heldEos = endOfStream;
+      this.#checkCap(dir, dir.held);
+      return;
+    }
+    if (dir.bodyPausedAt >= 0) {
+      const k = dir.bodyPausedAt;
+      const body = dir.bodyMode === BodyMode.Buffer && dir.body ? dir.body : new BodyBuffer();
+      body.append(chunk);
+      dir.bodyPausedAt = -1;
+      dir.body = null;
+      if (this.#checkCap(dir, body)) return;
+      this.#runBody(dir, k, body, endOfStream);
+      return;
+    }
+    this.#runBody(dir, 0, new BodyBuffer(chunk.byteLength ? [chunk] : []), endOfStream);
+  }
+
+  #runBody(dir: Direction, from: number, body: BodyBuffer, endOfStream: boolean): void {
+    const order = dir.order;
+    const isReq = dir === this.#req;
+    for (let k = from; k < order.length; k++) {
+      const i = order[k];
+      if (this.#skip?.[i]) continue;
+      const f = this.#filters[i];
+      if (!(isReq ? f.hooks.requestBody : f.hooks.responseBody)) continue;
+      let status: number;
+      if (isReq) this.#stream.requestBody = body;
+      else this.#stream.responseBody = body;
+      try {
+        status = isReq
+          ? f.requestBody(this.#handles[i], this.#stream, body.length, endOfStream)
+          : f.responseBody(this.#handles[i], this.#stream, body.length, endOfStream);
+      } catch (err) {
+        if (!this.#fault(i, err)) return;
+        continue;
+      } finally {
+        if (isReq) this.#stream.requestBody = null;
+        else this.#stream.responseBody = null;
+      }
+      if (this.#afterCallback(dir)) return;
+      if (status !== 0 && !this.#takeResume(dir)) {
+        if (endOfStream) {
+          // Nothing more will arrive to resume it: the data goes on, as Envoy does at end of stream.
+        } else {
+          dir.bodyPausedAt = k;
+          dir.bodyMode = status === 3 || status > 3 ? BodyMode.LatestChunk : BodyMode.Buffer;
+          dir.body = body;
+          this.#checkCap(dir, body);
+          return;
+        }
+      }
+    }
+    if (endOfStream) dir.ended = true;
+    if (isReq) this.#sink.requestData(body, endOfStream);
+    else this.#sink.responseData(body, endOfStream);
+  }
+
+  /** Carries out what the filter asked for during its callback. True when filtering must stop here. */
+  #afterCallback(dir: Direction): boolean {
+    const s = this.#stream;
+    if (s.localReply !== null) {
+      this.#stopped = true;
+      this.#sink.localReply(s.localReply);
+      return true;
+    }
+    if (s.pendingClose !== 0) {
+      s.pendingClose = 0;
+      this.#stopped = true;
+      this.#sink.reset('a filter closed the stream');
+      return true;
+    }
+    // A resume for the other direction, asked from this one, applies at once.
+    const other = dir === this.#req ? this.#res : this.#req;
+    if (s.pendingResume & other.bit) {
+      s.pendingResume &= ~other.bit;
+      this.resume(other);
+      if (this.#stopped) return true;
+    }
+    return false;
+  }
+
+  #takeResume(dir: Direction): boolean {
+    if (this.#stream.pendingResume & dir.bit) {
+      this.#stream.pendingResume &= ~dir.bit;
+      return true;
+    }
+    return false;
+  }
+
+  /** proxy_continue_stream from a later callback: pick up where the direction stopped. */
+  resume(dir: Direction): void {
+    if (this.#stopped) return;
+    if (dir.headersPausedAt >= 0) {
+      const k = dir.headersPausedAt;
+      dir.headersPausedAt = -1;
+      this.#runHeaders(dir, k + 1);
+    } else if (dir.bodyPausedAt >= 0 && dir.body) {
+      const k = dir.bodyPausedAt;
+      const body = dir.body;
+      dir.bodyPausedAt = -1;
+      dir.body = null;
+      this.#runBodyFrom(dir, k + 1, body);
+    }
+  }
+
+  #runBodyFrom(dir: Direction, from: number, body: BodyBuffer): void {
+    this.#runBody(dir, from, body, false);
+  }
+
+  /** Over the buffer cap: 413 for a request, 500 for a response (Envoy's answers). */
+  #checkCap(dir: Direction, body: BodyBuffer): boolean {
+    if (body.length <= this.#limits.maxBufferedBody) return false;
+    this.#stopped = true;
+    const isReq = dir === this.#req;
+    this.#sink.localReply({
+      status: isReq ? 413 : 500,
+      body: Buffer.from(isReq ? 'request body too large for a buffering filter\n' : 'response body too large for a buffering filter\n'),
+      headers: ['x-outrigger-error', isReq ? 'OUTRIGGER_REQUEST_BODY_TOO_LARGE' : 'OUTRIGGER_RESPONSE_BODY_TOO_LARGE'],
+      details: isReq ? 'request_payload_too_large' : 'response_payload_too_large',
+      filter: '',
+    });
+    return true;
+  }
+
+  /** A filter faulted: fail open (skip it) or closed (503). Returns true when the chain goes on. */
+  #fault(i: number, err: unknown): boolean {
+    const f = this.#filters[i];
+    if (!(err instanceof FilterFault)) throw err;
+    (this.#skip ??= new Array(this.#filters.length).fill(false))[i] = true;
+    this.#events.fault(f, err);
+    // A fault mid-callback may have left a half-made reply or resume behind.
+    this.#stream.localReply = null;
+    this.#stream.pendingResume = 0;
+    this.#stream.pendingClose = 0;
+    if (f.policy === 'fail_open') return true;
+    this.#stopped = true;
+    this.#sink.localReply({
+      status: 503,
+      body: Buffer.from(`filter "${f.name}" failed; see the proxy log\n`),
+      headers: ['x-outrigger-error', 'OUTRIGGER_FILTER_FAILED', 'x-outrigger-filter', f.name],
+      details: 'wasm_fail_stream',
+      filter: f.name,
+    });
+    return false;
+  }
+}

@@ -1,0 +1,60 @@
+// One proxied request as the filters see it: its header maps, the body bytes readable in the current
+// body callback, what filters asked for (a local reply, a resume, a reset), and connection facts for
+// properties. Neutral between the ABI glue (which reads and edits it) and the HTTP plumbing (which
+// fills it and carries out what it records).
+
+import { BodyBuffer } from './body-buffer.js';
+import type { HeaderMap } from './header-map.js';
+
+export interface LocalReply {
+  status: number;
+  body: Buffer;
+  /** Flat [k, v, ...] extra headers. */
+  headers: string[];
+  details: string;
+  /** Which filter sent it (for logs and the x-outrigger-filter header). */
+  filter: string;
+}
+
+export interface ConnectionInfo {
+  sourceAddress: string;
+  sourcePort: number;
+  destinationAddress: string;
+  destinationPort: number;
+  /** "HTTP/1.1" etc. */
+  protocol: string;
+  scheme: string;
+}
+
+/** Bits of the direction a filter asked to resume or reset (StreamType 0 and 1). */
+export const REQUEST_DIRECTION = 1;
+export const RESPONSE_DIRECTION = 2;
+
+export class HttpStream {
+  readonly id: string;
+  readonly startTimeMs: number;
+  readonly connection: ConnectionInfo;
+  requestHeaders: HeaderMap;
+  responseHeaders: HeaderMap | null = null;
+  /** Status of the response headed downstream (0 until known). */
+  responseCode = 0;
+  /** Body bytes readable in the current request / response body callback. */
+  requestBody: BodyBuffer | null = null;
+  responseBody: BodyBuffer | null = null;
+  localReply: LocalReply | null = null;
+  /** Directions a filter asked to resume during its callback (bit set of *_DIRECTION). */
+  pendingResume = 0;
+  /** Directions a filter asked to reset. */
+  pendingClose = 0;
+  /** Values filters stored with proxy_set_property, readable back with proxy_get_property. */
+  filterState: Map<string, Buffer> | null = null;
+
+  constructor(id: string, requestHeaders: HeaderMap, connection: ConnectionInfo) {
+    this.id = id;
+    this.startTimeMs = Date.now();
+    this.requestHeaders = requestHeaders;
+    this.connection = connection;
+  }
+}
+
+export { BodyBuffer };

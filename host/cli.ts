@@ -1,0 +1,95 @@
+// The `outrigger` command: start a proxy, or validate a config and its filters without starting one.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino, type Logger } from 'pino';
+import type { OutriggerConfig } from './config/config.js';
+import { demoConfig, PACKAGE_ROOT } from './config/demo-config.js';
+import { loadConfigFile } from './config/load-config.js';
+import { OutriggerError } from './errors.js';
+import { FilterManager } from './filters/filter-manager.js';
+import { startOutrigger } from './server.js';
+
+const USAGE = `usage:
+  outrigger start [--config FILE]      run the proxy (no --config: the built-in demo on 127.0.0.1:8080)
+  outrigger validate --config FILE     check a config and start each filter once, then exit
+  outrigger --version`;
+
+function fail(err: unknown): never {
+  if (err instanceof OutriggerError) process.stderr.write(`outrigger: ${err.describe()}\n`);
+  else process.stderr.write(`outrigger: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+}
+
+function loadConfig(file: string | undefined): OutriggerConfig {
+  return file ? loadConfigFile(file) : demoConfig();
+}
+
+async function start(file: string | undefined): Promise<void> {
+  let config = loadConfig(file);
+  const logger: Logger = pino({ level: config.logLevel, base: { pid: process.pid } });
+  const reload = async () => {
+    if (file) config = loadConfigFile(file);
+    return running.apply(config);
+  };
+  const running = await startOutrigger(config, { logger, reload });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'signal received');
+    running.close().then(
+      () => process.exit(0),
+      (err) => fail(err),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function validate(file: string): Promise<void> {
+  const config = loadConfigFile(file);
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const manager = new FilterManager(logger);
+  await manager.apply(config, { strict: true });
+  for (const s of manager.slots) process.stdout.write(`ok  ${s.entry.name}  ${s.sha256.slice(0, 12)}  ABI ${s.abi}  ${s.entry.path}\n`);
+  process.stdout.write(`${file}: valid (${manager.slots.length} filter${manager.slots.length === 1 ? '' : 's'})\n`);
+  manager.close();
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
+    });
+  } catch (err) {
+    fail(new OutriggerError('OUTRIGGER_USAGE', (err as Error).message, USAGE));
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+    process.stdout.write(`outrigger ${pkg.version}\n`);
+    return;
+  }
+  const cmd = positionals[0];
+  if (values.help || !cmd) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  try {
+    if (cmd === 'start') await start(values.config);
+    else if (cmd === 'validate') {
+      if (!values.config) throw new OutriggerError('OUTRIGGER_USAGE', 'validate needs --config FILE', USAGE);
+      await validate(values.config);
+    } else throw new OutriggerError('OUTRIGGER_USAGE', `unknown command "${cmd}"`, USAGE);
+  } catch (err) {
+    fail(err);
+  }
+}

@@ -1,0 +1,44 @@
+// The validated configuration Outrigger runs with. The YAML contract and its defaults are documented
+// in README.md ("Configuration"); load-config.ts turns a file into this shape or a clear error.
+
+import type { FailurePolicy } from '../chain/filter-instance.js';
+
+export type LogLevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export interface FilterConfig {
+  name: string;
+  /** Absolute path of the .wasm file. */
+  path: string;
+  /** As written in the config (relative to filters_dir). */
+  file: string;
+  rootId: string;
+  vmId: string;
+  /** Bytes handed to proxy_on_configure: a string as is, anything else as JSON. */
+  configuration: Buffer;
+  vmConfiguration: Buffer;
+  onError: FailurePolicy;
+}
+
+export interface ListenAddress {
+  host?: string;
+  port?: number;
+  socketPath?: string;
+  /** As written, for logs. */
+  text: string;
+}
+
+export interface OutriggerConfig {
+  /** Absolute path of the file the config came from, or "<built-in demo>". */
+  source: string;
+  listen: ListenAddress;
+  admin: ListenAddress | null;
+  /** http(s)://host:port, unix:/path, or builtin:echo. */
+  upstream: string;
+  filtersDir: string;
+  filters: FilterConfig[];
+  logLevel: LogLevelName;
+  upstreamTimeoutMs: number;
+  connectTimeoutMs: number;
+  maxBufferedBody: number;
+  drainTimeoutMs: number;
+}

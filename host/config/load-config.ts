@@ -1,0 +1,259 @@
+// Reads and validates an Outrigger YAML config. Every problem is reported with the file, the line,
+// the key and what was expected, all at once, so one edit fixes them all.
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
+import type { FailurePolicy } from '../chain/filter-instance.js';
+import { OutriggerError } from '../errors.js';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_MAX_BUFFERED_BODY_BYTES,
+  DEFAULT_UPSTREAM_TIMEOUT_MS,
+} from '../limits.js';
+import type { FilterConfig, ListenAddress, LogLevelName, OutriggerConfig } from './config.js';
+
+const TOP_KEYS = [
+  'listen',
+  'admin',
+  'upstream',
+  'filters_dir',
+  'filters',
+  'log_level',
+  'upstream_timeout_ms',
+  'connect_timeout_ms',
+  'max_buffered_body',
+  'drain_timeout_ms',
+] as const;
+const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error'] as const;
+const LOG_LEVELS: LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+const POLICIES: FailurePolicy[] = ['fail_closed', 'fail_open'];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+class Problems {
+  readonly list: string[] = [];
+  constructor(
+    readonly file: string,
+    readonly doc: Document,
+    readonly lines: LineCounter,
+  ) {}
+
+  add(keyPath: (string | number)[], message: string): void {
+    let where = '';
+    for (let i = keyPath.length; i >= 0 && !where; i--) {
+      const node = this.doc.getIn(keyPath.slice(0, i), true) as { range?: [number, number, number] } | undefined;
+      if (node && node.range) {
+        const pos = this.lines.linePos(node.range[0]);
+        where = `:${pos.line}:${pos.col}`;
+      }
+    }
+    const key = keyPath.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('').replace(/^\./, '');
+    this.list.push(`${this.file}${where}: ${key ? `${key}: ` : ''}${message}`);
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function parseListen(v: unknown, key: string, p: Problems, baseDir: string): ListenAddress | null {
+  if (typeof v !== 'string') {
+    p.add([key], `expected "host:port" or "unix:/path/to.sock", got ${describe(v)}`);
+    return null;
+  }
+  if (v.startsWith('unix:')) {
+    const sp = v.slice(5);
+    if (!sp) {
+      p.add([key], 'expected a socket path after "unix:"');
+      return null;
+    }
+    return { socketPath: path.resolve(baseDir, sp), text: v };
+  }
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    p.add([key], `expected "host:port" (e.g. 127.0.0.1:8080) or "unix:/path/to.sock", got ${JSON.stringify(v)}`);
+    return null;
+  }
+  return { host: m[1].replace(/^\[|\]$/g, ''), port, text: v };
+}
+
+function parseUpstream(v: unknown, p: Problems, baseDir: string): string {
+  if (typeof v !== 'string' || !v) {
+    p.add(['upstream'], `required: expected a URL like http://127.0.0.1:3000 or unix:/path/to/app.sock, got ${describe(v)}`);
+    return '';
+  }
+  if (v === 'builtin:echo') return v;
+  if (v.startsWith('unix:')) {
+    const sp = v.slice(5);
+    if (!sp) p.add(['upstream'], 'expected a socket path after "unix:"');
+    return 'unix:' + path.resolve(baseDir, sp);
+  }
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    p.add(['upstream'], `not a valid URL: ${JSON.stringify(v)}; expected http://host:port or unix:/path/to/app.sock`);
+    return '';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    p.add(['upstream'], `unsupported scheme "${url.protocol}"; expected http://, https:// or unix:`);
+    return '';
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
+    p.add(['upstream'], `expected only scheme, host and port (the request path is kept as is), got ${JSON.stringify(v)}`);
+    return '';
+  }
+  return url.origin;
+}
+
+function positiveInt(v: unknown, key: string, p: Problems, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    p.add([key], `expected a positive whole number, got ${describe(v)}`);
+    return dflt;
+  }
+  return v;
+}
+
+/** A config value as the bytes a filter receives: strings as is, anything else as JSON. */
+function configBytes(v: unknown): Buffer {
+  if (v === undefined || v === null) return Buffer.alloc(0);
+  if (typeof v === 'string') return Buffer.from(v);
+  return Buffer.from(JSON.stringify(v));
+}
+
+function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: boolean): FilterConfig[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) {
+    p.add(['filters'], `expected a list of filters, got ${describe(v)}`);
+    return [];
+  }
+  const out: FilterConfig[] = [];
+  const seen = new Map<string, number>();
+  v.forEach((f: unknown, i: number) => {
+    if (f === null || typeof f !== 'object' || Array.isArray(f)) {
+      p.add(['filters', i], `expected a mapping with at least name and file, got ${describe(f)}`);
+      return;
+    }
+    const e = f as Record<string, unknown>;
+    for (const k of Object.keys(e))
+      if (!(FILTER_KEYS as readonly string[]).includes(k)) p.add(['filters', i, k], `unknown key; a filter takes ${FILTER_KEYS.join(', ')}`);
+    const name = e.name;
+    if (typeof name !== 'string' || !NAME.test(name)) {
+      p.add(['filters', i, 'name'], `required: expected a name of letters, digits, "-", "_" or "." (e.g. add-header), got ${describe(name)}`);
+      return;
+    }
+    if (seen.has(name)) p.add(['filters', i, 'name'], `duplicate filter name "${name}" (also filters[${seen.get(name)}]); names must be unique`);
+    seen.set(name, i);
+    const file = e.file;
+    if (typeof file !== 'string' || !file) {
+      p.add(['filters', i, 'file'], `required: expected the .wasm file name in filters_dir, got ${describe(file)}`);
+      return;
+    }
+    const full = path.resolve(filtersDir, file);
+    if (checkFiles) {
+      if (!existsSync(full)) p.add(['filters', i, 'file'], `file not found: ${full} (build the filter, or fix filters_dir / file)`);
+      else if (!statSync(full).isFile()) p.add(['filters', i, 'file'], `not a file: ${full}`);
+    }
+    for (const k of ['root_id', 'vm_id'] as const)
+      if (e[k] !== undefined && typeof e[k] !== 'string') p.add(['filters', i, k], `expected a string, got ${describe(e[k])}`);
+    const onError = e.on_error ?? 'fail_closed';
+    if (!POLICIES.includes(onError as FailurePolicy))
+      p.add(['filters', i, 'on_error'], `expected fail_closed or fail_open, got ${describe(onError)}`);
+    out.push({
+      name,
+      file,
+      path: full,
+      rootId: typeof e.root_id === 'string' ? e.root_id : '',
+      vmId: typeof e.vm_id === 'string' ? e.vm_id : '',
+      configuration: configBytes(e.config),
+      vmConfiguration: configBytes(e.vm_config),
+      onError: onError as FailurePolicy,
+    });
+  });
+  return out;
+}
+
+export interface LoadOptions {
+  /** Check that every filter's file exists (default true). */
+  checkFiles?: boolean;
+  /** Shown instead of the path, e.g. for the built-in demo. */
+  displayName?: string;
+  /** Directory relative paths resolve against (default: the file's directory). */
+  baseDir?: string;
+}
+
+/** Parses and validates YAML text. Throws OutriggerError OUTRIGGER_CONFIG_YAML / _INVALID. */
+export function parseConfig(text: string, file: string, opts: LoadOptions = {}): OutriggerConfig {
+  const shown = opts.displayName ?? file;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    const msgs = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      return `${shown}${pos ? `:${pos.line}:${pos.col}` : ''}: ${e.message.split('\n')[0]}`;
+    });
+    throw new OutriggerError('OUTRIGGER_CONFIG_YAML', `invalid YAML in ${shown}\n  ${msgs.join('\n  ')}`, 'fix the YAML syntax at the line shown');
+  }
+  const p = new Problems(shown, doc, lines);
+  const root = doc.toJS() as unknown;
+  if (!isMap(doc.contents) || root === null || typeof root !== 'object') {
+    throw new OutriggerError('OUTRIGGER_CONFIG_INVALID', `${shown}: expected a mapping of settings (listen, upstream, filters, ...), got ${describe(root)}`, 'see the Configuration section of README.md');
+  }
+  const c = root as Record<string, unknown>;
+  for (const k of Object.keys(c))
+    if (!(TOP_KEYS as readonly string[]).includes(k)) p.add([k], `unknown key; valid keys are ${TOP_KEYS.join(', ')}`);
+  const baseDir = opts.baseDir ?? path.dirname(path.resolve(file));
+  const listen = parseListen(c.listen ?? '127.0.0.1:8080', 'listen', p, baseDir);
+  const admin = c.admin === false ? null : parseListen(c.admin ?? '127.0.0.1:9901', 'admin', p, baseDir);
+  const upstream = parseUpstream(c.upstream, p, baseDir);
+  let filtersDir = path.resolve(baseDir, 'filters');
+  if (c.filters_dir !== undefined) {
+    if (typeof c.filters_dir !== 'string' || !c.filters_dir) p.add(['filters_dir'], `expected a directory path, got ${describe(c.filters_dir)}`);
+    else filtersDir = path.resolve(baseDir, c.filters_dir);
+  }
+  const checkFiles = opts.checkFiles ?? true;
+  if (checkFiles && c.filters_dir !== undefined && typeof c.filters_dir === 'string' && !existsSync(filtersDir))
+    p.add(['filters_dir'], `directory not found: ${filtersDir}`);
+  const filters = parseFilters(c.filters, p, filtersDir, checkFiles);
+  const logLevel = (c.log_level ?? 'info') as LogLevelName;
+  if (!LOG_LEVELS.includes(logLevel)) p.add(['log_level'], `expected one of ${LOG_LEVELS.join(', ')}, got ${describe(c.log_level)}`);
+  const cfg: OutriggerConfig = {
+    source: shown,
+    listen: listen ?? { host: '127.0.0.1', port: 8080, text: '127.0.0.1:8080' },
+    admin,
+    upstream,
+    filtersDir,
+    filters,
+    logLevel,
+    upstreamTimeoutMs: positiveInt(c.upstream_timeout_ms, 'upstream_timeout_ms', p, DEFAULT_UPSTREAM_TIMEOUT_MS),
+    connectTimeoutMs: positiveInt(c.connect_timeout_ms, 'connect_timeout_ms', p, DEFAULT_CONNECT_TIMEOUT_MS),
+    maxBufferedBody: positiveInt(c.max_buffered_body, 'max_buffered_body', p, DEFAULT_MAX_BUFFERED_BODY_BYTES),
+    drainTimeoutMs: positiveInt(c.drain_timeout_ms, 'drain_timeout_ms', p, DEFAULT_DRAIN_TIMEOUT_MS),
+  };
+  if (p.list.length)
+    throw new OutriggerError(
+      'OUTRIGGER_CONFIG_INVALID',
+      `invalid config ${shown} (${p.list.length} problem${p.list.length > 1 ? 's' : ''})\n  ${p.list.join('\n  ')}`,
+      'fix the keys listed above; see the Configuration section of README.md',
+    );
+  return cfg;
+}
+
+/** Reads a config file. Throws OutriggerError with the file named. */
+export function loadConfigFile(file: string, opts: LoadOptions = {}): OutriggerConfig {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new OutriggerError('OUTRIGGER_CONFIG_READ', `cannot read config ${abs}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 'pass an existing file with --config');
+  }
+  return parseConfig(text, abs, opts);
+}

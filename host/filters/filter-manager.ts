@@ -1,0 +1,193 @@
+// Owns the filters and their generations. `apply` turns a config into a new generation: unchanged
+// filters are reused as they are, changed ones are built and started as candidates first, and the
+// switch is one assignment. A candidate that fails leaves that filter on its last good version; a
+// config that names a filter with no good version at all is rejected whole.
+
+import type { Logger } from 'pino';
+import type { WasmFilter } from '../abi/wasm-filter.js';
+import type { FilterConfig, OutriggerConfig } from '../config/config.js';
+import { OutriggerError } from '../errors.js';
+import { Generation } from './generation.js';
+import { compileFilterFile, startFilter, type CompiledModule } from './load-filter.js';
+
+export type FilterState = 'active' | 'rejected' | 'missing' | 'failed';
+
+/** One configured filter across generations: what serves now and what happened to the last attempt. */
+export interface FilterSlot {
+  entry: FilterConfig;
+  filter: WasmFilter;
+  sha256: string;
+  abi: string;
+  /** The generation in which the serving version went live. */
+  generation: number;
+  loadedAt: Date;
+  state: FilterState;
+  lastError: string | null;
+  /** Identity of what is serving: a change in any of these needs a new instance. */
+  key: string;
+}
+
+export interface ApplyResult {
+  changed: boolean;
+  generation: number;
+  /** One line per filter that was added, replaced, removed, reordered, or rejected. */
+  changes: string[];
+  rejected: string[];
+}
+
+function slotKey(entry: FilterConfig, sha256: string): string {
+  return JSON.stringify([sha256, entry.rootId, entry.vmId, entry.onError, entry.configuration.toString('base64'), entry.vmConfiguration.toString('base64')]);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof OutriggerError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+}
+
+export class FilterManager {
+  readonly #logger: Logger;
+  #current: Generation;
+  #nextGeneration = 1;
+  #slots = new Map<string, FilterSlot>();
+  /** Generations with requests still running (the current one included). */
+  readonly #live = new Set<Generation>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+    this.#current = new Generation(0, []);
+    this.#live.add(this.#current);
+  }
+
+  get current(): Generation {
+    return this.#current;
+  }
+
+  /** Pins the current generation for one request; the caller must release() it exactly once. */
+  acquire(): Generation {
+    return this.#current.acquire();
+  }
+
+  get slots(): readonly FilterSlot[] {
+    return [...this.#slots.values()];
+  }
+
+  get liveGenerations(): number {
+    return this.#live.size;
+  }
+
+  /** Applies a config; calls are serialized. `strict` (start-up) rejects on any filter that fails. */
+  apply(config: OutriggerConfig, opts: { strict?: boolean } = {}): Promise<ApplyResult> {
+    const run = this.#queue.then(() => this.#apply(config, opts.strict ?? false));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #apply(config: OutriggerConfig, strict: boolean): Promise<ApplyResult> {
+    const genId = this.#nextGeneration;
+    const changes: string[] = [];
+    const rejected: string[] = [];
+    const fatal: string[] = [];
+    const next = new Map<string, FilterSlot>();
+    const started: WasmFilter[] = [];
+
+    for (const entry of config.filters) {
+      const prev = this.#slots.get(entry.name);
+      let compiled: CompiledModule | null = null;
+      let error: string | null = null;
+      let missing = false;
+      try {
+        compiled = await compileFilterFile(entry.path, entry.name);
+      } catch (err) {
+        error = errorText(err);
+        missing = err instanceof OutriggerError && err.code === 'OUTRIGGER_FILTER_FILE';
+      }
+      if (compiled && prev && prev.key === slotKey(entry, compiled.sha256)) {
+        next.set(entry.name, { ...prev, entry, state: 'active', lastError: null });
+        continue;
+      }
+      if (compiled) {
+        try {
+          const filter = startFilter(compiled, entry, this.#logger);
+          started.push(filter);
+          next.set(entry.name, {
+            entry,
+            filter,
+            sha256: compiled.sha256,
+            abi: compiled.abi,
+            generation: genId,
+            loadedAt: new Date(),
+            state: 'active',
+            lastError: null,
+            key: slotKey(entry, compiled.sha256),
+          });
+          if (prev) changes.push(`${entry.name}: replaced ${prev.sha256.slice(0, 12)} -> ${compiled.sha256.slice(0, 12)}`);
+          else changes.push(`${entry.name}: added ${compiled.sha256.slice(0, 12)} (ABI ${compiled.abi})`);
+          this.#logger.info(
+            { filter: entry.name, file: entry.path, oldSha256: prev?.sha256 ?? null, sha256: compiled.sha256, abi: compiled.abi, generation: genId },
+            prev ? 'filter replaced' : 'filter loaded',
+          );
+          continue;
+        } catch (err) {
+          error = errorText(err);
+        }
+      }
+      // The candidate failed: keep the last good version if there is one.
+      this.#logger.error({ filter: entry.name, file: entry.path, generation: genId }, `filter candidate rejected: ${error}`);
+      if (prev && !strict) {
+        next.set(entry.name, { ...prev, entry: prev.entry, state: missing ? 'missing' : 'rejected', lastError: error });
+        rejected.push(`${entry.name}: ${error} (still serving ${prev.sha256.slice(0, 12)})`);
+      } else fatal.push(error!);
+    }
+
+    if (fatal.length) {
+      for (const f of started) f.release();
+      throw new OutriggerError(
+        'OUTRIGGER_CONFIG_INVALID',
+        `filters failed to load (${fatal.length}); ${strict ? 'not starting' : 'the running chain keeps serving'}:\n  ${fatal.join('\n  ')}`,
+        'fix or rebuild the filters named above',
+      );
+    }
+
+    const oldNames = this.#current.filters.map((f) => f.name);
+    const newFilters = config.filters.map((e) => next.get(e.name)!.filter);
+    for (const name of this.#slots.keys()) if (!next.has(name)) changes.push(`${name}: removed`);
+    const sameChain = newFilters.length === this.#current.filters.length && newFilters.every((f, i) => f === this.#current.filters[i]);
+    if (!sameChain && changes.length === 0) changes.push(`order: ${oldNames.join(', ')} -> ${newFilters.map((f) => f.name).join(', ')}`);
+    this.#slots = next;
+    if (sameChain) return { changed: false, generation: this.#current.id, changes, rejected };
+
+    this.#nextGeneration++;
+    const gen = new Generation(genId, newFilters);
+    for (const name of next.keys()) {
+      const s = next.get(name)!;
+      if (s.generation === genId) s.loadedAt = new Date();
+    }
+    this.#swap(gen);
+    this.#logger.info({ generation: genId, filters: newFilters.map((f) => f.name), changes }, `generation ${genId} active`);
+    return { changed: true, generation: genId, changes, rejected };
+  }
+
+  #swap(gen: Generation): void {
+    const old = this.#current;
+    this.#live.add(gen);
+    this.#current = gen;
+    old.retire(() => this.#drained(old));
+  }
+
+  /** The last request of `gen` finished: let go of filters no live generation still uses. */
+  #drained(gen: Generation): void {
+    this.#live.delete(gen);
+    for (const f of gen.filters) {
+      let used = false;
+      for (const g of this.#live) if (g.filters.includes(f)) used = true;
+      if (!used) f.release();
+    }
+  }
+
+  /** Ends every filter (shutdown, after draining). */
+  close(): void {
+    const cur = this.#current;
+    this.#current = new Generation(this.#nextGeneration++, []);
+    cur.retire(() => this.#drained(cur));
+  }
+}

@@ -1,0 +1,68 @@
+// The admin API (fastify): health, readiness, the filters and their state, reload. Listens on
+// loopback by default: it shows filter internals and can change what runs.
+
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { FilterManager } from '../filters/filter-manager.js';
+import type { UpstreamProbe } from './upstream-probe.js';
+
+export interface AdminDeps {
+  logger: Logger;
+  manager: FilterManager;
+  probe: UpstreamProbe;
+  /** Whether start-up finished (config loaded, every filter started). */
+  started: () => boolean;
+  /** Re-reads config and filters; answers what changed. */
+  reload: () => Promise<unknown>;
+  stats: () => Record<string, number>;
+}
+
+export function buildAdminServer(deps: AdminDeps): FastifyInstance {
+    // Probes hit the admin API every few seconds: its per-request lines would drown the proxy's own.
+  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'admin' }, { level: 'warn' }) as FastifyBaseLogger });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    const problems: string[] = [];
+    if (!deps.started()) problems.push('starting');
+    for (const s of deps.manager.slots) if (!s.filter.healthy) problems.push(`filter ${s.entry.name} failed: ${s.filter.lastError}`);
+    const upstream = await deps.probe.check();
+    if (upstream !== null) problems.push(`upstream unreachable: ${upstream}`);
+    reply.code(problems.length ? 503 : 200);
+    return problems.length ? { status: 'not ready', problems } : { status: 'ready' };
+  });
+
+  app.get('/filters', async () => {
+    const gen = deps.manager.current;
+    return {
+      generation: gen.id,
+      filters: deps.manager.slots.map((s) => ({
+        name: s.entry.name,
+        file: s.entry.path,
+        sha256: s.sha256,
+        abi: s.abi,
+        generation: s.generation,
+        loaded_at: s.loadedAt.toISOString(),
+        state: s.state === 'active' && !s.filter.healthy ? 'failed' : s.state,
+        last_error: s.lastError ?? (s.filter.healthy ? null : s.filter.lastError),
+        on_error: s.filter.policy,
+        traps: s.filter.traps,
+      })),
+    };
+  });
+
+  app.post('/reload', async (_req, reply) => {
+    try {
+      return await deps.reload();
+    } catch (err) {
+      reply.code(422);
+      const e = err as Error & { code?: string; hint?: string };
+      return { changed: false, error: { code: e.code ?? 'OUTRIGGER_RELOAD', message: e.message, hint: e.hint } };
+    }
+  });
+
+  app.get('/stats', async () => ({ ...deps.stats(), generation: deps.manager.current.id, live_generations: deps.manager.liveGenerations }));
+
+  return app;
+}

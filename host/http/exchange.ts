@@ -1,0 +1,335 @@
+// One downstream request carried to the upstream and back, through the filter chain. Implements the
+// chain's sink (what to do once filters let headers or data through, or answer locally) and undici's
+// dispatch handler (what the upstream sends back). Bodies stream with back-pressure both ways.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import type { BodyBuffer } from '../chain/body-buffer.js';
+import { FilterChain, type ChainSink } from '../chain/filter-chain.js';
+import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
+import { HeaderMap } from '../chain/header-map.js';
+import { HttpStream, type LocalReply } from '../chain/http-stream.js';
+import type { Generation } from '../filters/generation.js';
+import { collectEndToEnd, isHopByHop } from './hop-by-hop.js';
+import type { Upstream } from './upstream.js';
+
+const EMPTY = Buffer.alloc(0);
+
+export interface ExchangeEnv {
+  upstream: Upstream;
+  logger: Logger;
+  maxBufferedBody: number;
+  /** Counts outcomes for /metrics-style reporting. */
+  stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
+}
+
+let nextId = 0;
+const idPrefix = process.pid.toString(36) + '-' + Date.now().toString(36);
+
+function requestHasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Upstream failure → status, code and body, as a user reading the response needs them. */
+function upstreamFailure(err: Error & { code?: string }): { status: number; code: string; body: string } {
+  const c = err.code ?? '';
+  if (c === 'UND_ERR_HEADERS_TIMEOUT' || c === 'UND_ERR_BODY_TIMEOUT' || c === 'UND_ERR_CONNECT_TIMEOUT' || c === 'ETIMEDOUT')
+    return { status: 504, code: 'OUTRIGGER_UPSTREAM_TIMEOUT', body: `upstream timed out (${c})\n` };
+  return { status: 502, code: 'OUTRIGGER_UPSTREAM_UNAVAILABLE', body: `upstream unavailable: ${c || err.message}\n` };
+}
+
+export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #gen: Generation;
+  readonly #env: ExchangeEnv;
+  readonly #stream: HttpStream;
+  readonly #chain: FilterChain;
+  readonly #requestEos: boolean;
+
+  #abortUpstream: ((err: Error) => void) | null = null;
+  #dispatched = false;
+  #upstreamDone = false;
+  #awaitFirstRequestData = false;
+  #requestBody: Readable | null = null;
+
+  #resumeUpstream: (() => void) | null = null;
+  #responseEosAtHeaders = false;
+  #awaitFirstResponseData = false;
+  #downstreamBlocked = false;
+  /** content-length promised downstream, when not derived from a complete body. */
+  #declaredLength = -1;
+  #sentBytes = 0;
+  #finished = false;
+
+  constructor(req: IncomingMessage, res: ServerResponse, gen: Generation, env: ExchangeEnv) {
+    this.#req = req;
+    this.#res = res;
+    this.#gen = gen;
+    this.#env = env;
+    env.stats.requests++;
+    const flat: string[] = [
+      ':method', req.method ?? 'GET',
+      ':path', req.url ?? '/',
+      ':authority', req.headers.host ?? env.upstream.authority,
+      ':scheme', 'http',
+    ];
+    collectEndToEnd(req.rawHeaders, flat);
+    // host travels as :authority, as in HTTP/2 and Envoy.
+    const headers = new HeaderMap(flat);
+    headers.remove('host');
+    const sock = req.socket;
+    this.#stream = new HttpStream(idPrefix + '-' + (nextId++).toString(36), headers, {
+      sourceAddress: sock.remoteAddress ?? '',
+      sourcePort: sock.remotePort ?? 0,
+      destinationAddress: sock.localAddress ?? '',
+      destinationPort: sock.localPort ?? 0,
+      protocol: `HTTP/${req.httpVersion}`,
+      scheme: 'http',
+    });
+    this.#requestEos = !requestHasBody(req);
+    this.#chain = new FilterChain(gen.filters, this.#stream, this, { maxBufferedBody: env.maxBufferedBody }, this, gen.orders);
+  }
+
+  start(): void {
+    const req = this.#req;
+    this.#res.once('close', () => this.#finish());
+    if (!this.#requestEos) {
+      req.on('data', (chunk: Buffer) => this.#chain.requestData(chunk, false));
+      req.once('end', () => this.#chain.requestData(EMPTY, true));
+      req.once('error', () => this.#abort(new Error('downstream request aborted')));
+    }
+    this.#chain.start(this.#requestEos);
+  }
+
+  // ---- ChainEvents ----------------------------------------------------------------------------
+
+  fault(filter: FilterInstance, err: FilterFault): void {
+    this.#env.stats.filterFaults++;
+    this.#env.logger.error(
+      { code: err.code, filter: filter.name, generation: this.#gen.id, reqId: this.#stream.id, policy: filter.policy },
+      `filter "${filter.name}" failed: ${err.message} (${filter.policy === 'fail_open' ? 'skipped for this request' : 'request answered 503'})`,
+    );
+  }
+
+  // ---- ChainSink: request direction -------------------------------------------------------------
+
+  requestHeaders(): void {
+    if (this.#requestEos) this.#dispatch(null);
+    else if (this.#gen.requestBodyHooks) this.#awaitFirstRequestData = true;
+    else this.#dispatch(this.#makeRequestBody());
+  }
+
+  requestData(body: BodyBuffer, endOfStream: boolean): void {
+    if (this.#awaitFirstRequestData) {
+      this.#awaitFirstRequestData = false;
+      if (endOfStream) {
+        // The whole (possibly rewritten) body is known: send it with its exact length.
+        this.#dispatch(body.bytes());
+        return;
+      }
+      this.#dispatch(this.#makeRequestBody());
+    }
+    const out = this.#requestBody;
+    if (out === null) return;
+    for (const c of body.chunks) if (!out.push(c)) this.#req.pause();
+    if (endOfStream) out.push(null);
+  }
+
+  #makeRequestBody(): Readable {
+    const req = this.#req;
+    this.#requestBody = new Readable({ read: () => req.resume() });
+    return this.#requestBody;
+  }
+
+  #dispatch(body: Buffer | Readable | null): void {
+    if (this.#finished) return;
+    const h = this.#stream.requestHeaders.flat;
+    const headers: string[] = [];
+    let method = 'GET';
+    let path = '/';
+    let authority = this.#env.upstream.authority;
+    let xff: string | undefined;
+    let xfp: string | undefined;
+    for (let i = 0; i < h.length; i += 2) {
+      const k = h[i];
+      if (k.charCodeAt(0) === 58 /* : */) {
+        if (k === ':method') method = h[i + 1];
+        else if (k === ':path') path = h[i + 1];
+        else if (k === ':authority') authority = h[i + 1];
+        continue;
+      }
+      if (k === 'x-forwarded-for') xff = xff === undefined ? h[i + 1] : `${xff}, ${h[i + 1]}`;
+      else if (k === 'x-forwarded-proto') xfp ??= h[i + 1];
+      else if (Buffer.isBuffer(body) && (k === 'content-length' || k === 'transfer-encoding')) continue;
+      else if (!isHopByHop(k)) headers.push(k, h[i + 1]);
+    }
+    const client = this.#stream.connection.sourceAddress;
+    headers.push('host', authority, 'x-forwarded-for', xff ? `${xff}, ${client}` : client, 'x-forwarded-proto', xfp ?? 'http');
+    if (Buffer.isBuffer(body) && (body.byteLength > 0 || method !== 'GET')) headers.push('content-length', String(body.byteLength));
+    this.#dispatched = true;
+    this.#env.upstream.dispatch({ method, path, headers, body: Buffer.isBuffer(body) && body.byteLength === 0 && method === 'GET' ? null : body }, this);
+  }
+
+  // ---- undici DispatchHandler ---------------------------------------------------------------------
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.#finished) abort(new Error('downstream closed'));
+    else this.#abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (this.#finished || this.#chain.stopped) return true;
+    const raw: string[] = new Array(rawHeaders.length);
+    for (let i = 0; i < rawHeaders.length; i++) raw[i] = rawHeaders[i].toString('latin1');
+    const flat: string[] = [':status', String(statusCode)];
+    collectEndToEnd(raw, flat);
+    const s = this.#stream;
+    s.responseHeaders = new HeaderMap(flat);
+    s.responseCode = statusCode;
+    this.#resumeUpstream = resume;
+    const method = this.#req.method;
+    this.#responseEosAtHeaders = method === 'HEAD' || statusCode === 204 || statusCode === 304 || s.responseHeaders.get('content-length') === '0';
+    this.#chain.responseHeaders(this.#responseEosAtHeaders);
+    return !this.#downstreamBlocked;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#finished) return true;
+    this.#chain.responseData(chunk, false);
+    return !this.#downstreamBlocked;
+  }
+
+  onComplete(): void {
+    this.#upstreamDone = true;
+    if (this.#finished) return;
+    if (!this.#responseEosAtHeaders) this.#chain.responseData(EMPTY, true);
+  }
+
+  onError(err: Error): void {
+    this.#upstreamDone = true;
+    if (this.#finished || this.#chain.stopped) return;
+    this.#env.stats.upstreamErrors++;
+    const res = this.#res;
+    if (res.headersSent) {
+      this.#env.logger.warn({ reqId: this.#stream.id, err: err.message }, 'upstream failed mid-response; closing the downstream connection');
+      res.destroy(err);
+      return;
+    }
+    const f = upstreamFailure(err as Error & { code?: string });
+    this.#env.logger.warn({ code: f.code, reqId: this.#stream.id, upstream: this.#env.upstream.target, err: (err as Error & { code?: string }).code ?? err.message }, f.body.trim());
+    this.#writeReply(f.status, Buffer.from(f.body), ['x-outrigger-error', f.code]);
+  }
+
+  // ---- ChainSink: response direction -------------------------------------------------------------
+
+  responseHeaders(): void {
+    if (this.#responseEosAtHeaders) {
+      this.#sendResponseHeaders(-1);
+      this.#res.end();
+    } else if (this.#gen.responseBodyHooks) this.#awaitFirstResponseData = true;
+    else this.#sendResponseHeaders(-1);
+  }
+
+  responseData(body: BodyBuffer, endOfStream: boolean): void {
+    if (this.#awaitFirstResponseData) {
+      this.#awaitFirstResponseData = false;
+      this.#sendResponseHeaders(endOfStream ? body.length : -1);
+    }
+    const res = this.#res;
+    for (const c of body.chunks) {
+      this.#sentBytes += c.byteLength;
+      if (!res.write(c) && !this.#downstreamBlocked) {
+        this.#downstreamBlocked = true;
+        res.once('drain', () => {
+          this.#downstreamBlocked = false;
+          this.#resumeUpstream?.();
+        });
+      }
+    }
+    if (endOfStream) {
+      if (this.#declaredLength >= 0 && this.#declaredLength !== this.#sentBytes) {
+        this.#env.logger.error(
+          { code: 'OUTRIGGER_BODY_LENGTH_MISMATCH', reqId: this.#stream.id, declared: this.#declaredLength, sent: this.#sentBytes },
+          'a filter changed the response body length after content-length was sent; buffer the body (StopIterationAndBuffer until end of stream) or remove content-length in on_response_headers',
+        );
+        res.destroy();
+        return;
+      }
+      res.end();
+    }
+  }
+
+  /** `exactLength` ≥ 0 when the whole body is known: content-length is set to it. */
+  #sendResponseHeaders(exactLength: number): void {
+    const map = this.#stream.responseHeaders!;
+    const h = map.flat;
+    const out: string[] = [];
+    let status = this.#stream.responseCode;
+    for (let i = 0; i < h.length; i += 2) {
+      const k = h[i];
+      if (k.charCodeAt(0) === 58) {
+        if (k === ':status') status = Number(h[i + 1]) || status;
+        continue;
+      }
+      if (exactLength >= 0 && (k === 'content-length' || k === 'transfer-encoding')) continue;
+      if (k === 'content-length') this.#declaredLength = Number(h[i + 1]);
+      out.push(k, h[i + 1]);
+    }
+    if (exactLength >= 0 && !this.#responseEosAtHeaders) out.push('content-length', String(exactLength));
+    this.#res.writeHead(status, out);
+  }
+
+  // ---- ChainSink: endings ------------------------------------------------------------------------
+
+  localReply(reply: LocalReply): void {
+    this.#env.stats.localReplies++;
+    this.#stopUpstream('local reply');
+    if (this.#res.headersSent) {
+      this.#env.logger.error({ reqId: this.#stream.id, filter: reply.filter }, `local reply ${reply.status} after the response started; closing the connection`);
+      this.#res.destroy();
+      return;
+    }
+    this.#stream.responseCode = reply.status;
+    this.#writeReply(reply.status, reply.body, reply.headers);
+  }
+
+  reset(reason: string): void {
+    this.#env.logger.info({ reqId: this.#stream.id }, `stream reset: ${reason}`);
+    this.#stopUpstream(reason);
+    this.#res.destroy();
+  }
+
+  #writeReply(status: number, body: Buffer, headers: string[]): void {
+    const out = headers.slice();
+    let hasType = false;
+    for (let i = 0; i < out.length; i += 2) if (out[i] === 'content-type') hasType = true;
+    if (!hasType && body.byteLength) out.push('content-type', 'text/plain; charset=utf-8');
+    out.push('content-length', String(body.byteLength));
+    this.#res.writeHead(status, out);
+    this.#res.end(this.#req.method === 'HEAD' ? undefined : body);
+  }
+
+  #stopUpstream(reason: string): void {
+    if (this.#dispatched && !this.#upstreamDone) this.#abortUpstream?.(new Error(reason));
+    this.#requestBody?.destroy();
+  }
+
+  #abort(err: Error): void {
+    this.#stopUpstream(err.message);
+    if (!this.#res.headersSent) this.#res.destroy();
+  }
+
+  /** The downstream response is over, finished or not: end upstream work, the filters' contexts, and the pin. */
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (!this.#upstreamDone) this.#stopUpstream('downstream closed');
+    this.#chain.close();
+    this.#gen.release();
+  }
+}

@@ -1,0 +1,25 @@
+// Every hard limit of the host in one place, each with the reason for its value.
+
+/** Bytes of a guest-supplied header map (cpp-host PROXY_WASM_HOST_PAIRS_MAX_BYTES). */
+export const MAX_PAIRS_BYTES = 1024 * 1024;
+/** Entries in a guest-supplied header map (cpp-host PROXY_WASM_HOST_PAIRS_MAX_COUNT). */
+export const MAX_PAIRS_COUNT = 1024;
+/** One random_get call (cpp-host's limit); larger requests get EINVAL. */
+export const MAX_RANDOM_GET_BYTES = 64 * 1024;
+/** A single proxy_log message; longer ones are cut so a runaway filter cannot flood the log. */
+export const MAX_LOG_MESSAGE_BYTES = 64 * 1024;
+/** Default cap on a body a filter buffers (Envoy's default connection buffer limit is 1 MiB). */
+export const DEFAULT_MAX_BUFFERED_BODY_BYTES = 1024 * 1024;
+/** Default time to wait for the upstream's response headers, and between body chunks. */
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
+/** Default time to wait for a TCP/unix connect to the upstream. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Default time graceful shutdown waits for in-flight requests before closing them. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** Keep-alive connections to one upstream. */
+export const UPSTREAM_POOL_CONNECTIONS = 128;
+/** Idle keep-alive time of downstream connections; above typical LB idle timeouts' floor. */
+export const DOWNSTREAM_KEEP_ALIVE_MS = 65_000;
+/** Traps after which a filter's instance is not re-created for FILTER_RESTART_WINDOW_MS. */
+export const FILTER_RESTART_BURST = 5;
+export const FILTER_RESTART_WINDOW_MS = 10_000;

@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+// Builds AssemblyScript proxy-wasm filters with the repo's asconfig.json (runtime incremental,
+// --exportStart _initialize, abort routed to the SDK's outrigger_abort).
+//
+//   node scripts/build-filters.mjs          builds examples/<name>/filter.ts → filters/<name_with_underscores>.wasm
+//   import { buildFilter } from "./build-filters.mjs";
+//   await buildFilter("examples/add-header/filter.ts", "filters/add_header.wasm", { target: "release" });
+import asc from "assemblyscript/asc";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * Compiles one AssemblyScript entry file to a .wasm file.
+ * @param {string} entryFile  path of the entry (.ts), absolute or relative to the current directory
+ * @param {string} outFile    path of the .wasm to write (its directory is created). It is written to a
+ *                            temporary name and renamed into place, so a directory watcher never sees
+ *                            a half-written module.
+ * @param {{target?: "release" | "debug"}} [options]
+ * @returns {Promise<{outFile: string, ms: number}>}
+ * @throws {Error} with the compiler's diagnostics when compilation fails
+ */
+export async function buildFilter(entryFile, outFile, { target = "release" } = {}) {
+  const started = Date.now();
+  const entry = path.resolve(entryFile);
+  const out = path.resolve(outFile);
+  await mkdir(path.dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
+  let stdout = "";
+  let stderr = "";
+  const { error } = await asc.main(
+    [
+      path.relative(ROOT, entry),
+      "--baseDir", ROOT,
+      "--config", "asconfig.json",
+      "--target", target,
+      "--outFile", tmp,
+    ],
+    {
+      stdout: { write(s) { stdout += s; return true; } },
+      stderr: { write(s) { stderr += s; return true; } },
+    },
+  );
+  if (error) {
+    await rm(tmp, { force: true });
+    const detail = [stderr.trim(), stdout.trim()].filter(Boolean).join("\n");
+    throw new Error(`asc failed for ${path.relative(process.cwd(), entry)}: ${error.message}${detail ? "\n" + detail : ""}`);
+  }
+  await rename(tmp, out);
+  return { outFile: out, ms: Date.now() - started };
+}
+
+/** Every examples/<name>/filter.ts, with the .wasm it builds to (filters/<name, - → _>.wasm). */
+export async function listExampleFilters() {
+  const examplesDir = path.join(ROOT, "examples");
+  const out = [];
+  for (const name of (await readdir(examplesDir)).sort()) {
+    const entry = path.join(examplesDir, name, "filter.ts");
+    const s = await stat(entry).catch(() => null);
+    if (!s?.isFile()) continue;
+    out.push({ name, entry, outFile: path.join(ROOT, "filters", `${name.replaceAll("-", "_")}.wasm`) });
+  }
+  return out;
+}
+
+async function main() {
+  const target = process.argv.includes("--debug") ? "debug" : "release";
+  const filters = await listExampleFilters();
+  await mkdir(path.join(ROOT, "filters"), { recursive: true });
+  let failed = 0;
+  for (const f of filters) {
+    try {
+      const { ms } = await buildFilter(f.entry, f.outFile, { target });
+      const { size } = await stat(f.outFile);
+      console.log(`built ${path.relative(ROOT, f.outFile)} (${size} bytes, ${target}, ${ms} ms) from ${path.relative(ROOT, f.entry)}`);
+    } catch (err) {
+      failed++;
+      console.error(`FAILED ${path.relative(ROOT, f.entry)}\n${err.message}`);
+    }
+  }
+  if (failed) process.exit(1);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await main();
+}
