@@ -1,5 +1,7 @@
 // api-key-auth: lets a request through only with a known API key in a header.
-// Config: {"header":"x-api-key","keys":["demo-key"]}   ("header" defaults to x-api-key)
+// Config: {"header":"x-api-key","keys":["demo-key"],"paths":["/private"]}
+//   "header" defaults to x-api-key; "paths" (optional) limits the check to request paths starting
+//   with one of these prefixes; without it every request needs a key.
 //   - no key header    → local 401 "missing API key\n" with `www-authenticate: ApiKey`
 //   - an unknown key   → local 403 "invalid API key\n"
 //   - a known key      → continue; the key header is removed before the request goes upstream.
@@ -20,6 +22,7 @@ import {
 class ApiKeyAuthRoot extends RootContext {
   header: string = "x-api-key";
   keys: Set<string> = new Set<string>();
+  paths: string[] = [];
 
   onConfigure(configSize: u32): bool {
     const config = parseJson(this.getPluginConfig());
@@ -40,6 +43,14 @@ class ApiKeyAuthRoot extends RootContext {
       log.error("api-key-auth: \"keys\" must be a non-empty array of strings");
       return false;
     }
+    if (config.has("paths")) {
+      const paths = config.getStringArray("paths");
+      if (paths === null) {
+        log.error("api-key-auth: \"paths\" must be an array of path prefixes like [\"/private\"]");
+        return false;
+      }
+      this.paths = paths;
+    }
     const set = new Set<string>();
     for (let i = 0; i < keys.length; i++) set.add(keys[i]);
     this.keys = set;
@@ -57,7 +68,18 @@ class ApiKeyAuth extends HttpContext {
     super(contextId, config);
   }
 
+  /** Whether this request's path is one the configuration protects. */
+  isGuarded(): bool {
+    const prefixes = this.config.paths;
+    if (prefixes.length == 0) return true;
+    const path = getRequestHeader(":path");
+    if (path === null) return true;
+    for (let i = 0; i < prefixes.length; i++) if (path.startsWith(prefixes[i])) return true;
+    return false;
+  }
+
   onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
+    if (!this.isGuarded()) return FilterHeadersStatus.Continue;
     const key = getRequestHeader(this.config.header);
     if (key === null || key.length == 0) {
       sendLocalResponse(

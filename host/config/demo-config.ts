@@ -25,7 +25,7 @@ filters:
     config: { header: x-hello, value: world }
   - name: body-rewrite
     file: body_rewrite.wasm
-    config: { from: hello, to: howdy }
+    config: { from: demo upstream, to: demo upstream (body rewritten by the body-rewrite filter) }
 `;
 
 export function demoConfig(): OutriggerConfig {

@@ -1,0 +1,166 @@
+// Bodies: streaming end to end without buffering, rewrites with correct lengths, buffer caps.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { FIXTURES, FILTERS, startProxy } from './helpers/proxy.mjs';
+import { startUpstream } from './helpers/upstream.mjs';
+
+const MiB = 1024 * 1024;
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+
+/** Resolves when `predicate()` is true, polling; rejects after `ms`. */
+function waitFor(predicate, ms, what) {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      if (predicate()) return resolve();
+      if (Date.now() - start > ms) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+describe('streaming 10 MiB bodies through a body filter', () => {
+  let upstream;
+  let proxy;
+  const payload = randomBytes(10 * MiB);
+  let upstreamReceived = 0;
+  let releaseDownload;
+
+  before(async () => {
+    upstream = await startUpstream((req, res) => {
+      if (req.url === '/upload') {
+        const hash = createHash('sha256');
+        upstreamReceived = 0;
+        req.on('data', (c) => {
+          upstreamReceived += c.length;
+          hash.update(c);
+        });
+        req.on('end', () => res.end(JSON.stringify({ bytes: upstreamReceived, sha: hash.digest('hex') })));
+        return;
+      }
+      // /download: send the first half, wait until the test says the client has bytes, then the rest.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': payload.length });
+      res.write(payload.subarray(0, 5 * MiB));
+      new Promise((r) => (releaseDownload = r)).then(() => res.end(payload.subarray(5 * MiB)));
+    });
+    proxy = await startProxy(`
+upstream: ${upstream.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: counter
+    file: body.wasm
+    config: { mode: count }
+`);
+  });
+  after(async () => {
+    releaseDownload?.();
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  it('streams a 10 MiB upload: the upstream gets data before the client has sent it all', async () => {
+    const url = new URL(`${proxy.url}/upload`);
+    const res = await new Promise((resolve, reject) => {
+      const req = http.request(url, { method: 'PUT', headers: { 'content-length': payload.length } }, resolve);
+      req.on('error', reject);
+      req.write(payload.subarray(0, 5 * MiB));
+      // Hold the second half until the upstream has seen bytes: a proxy that buffered the whole
+      // body would never forward any, and this would time out.
+      waitFor(() => upstreamReceived > 0, 10_000, 'the upstream to receive the first bytes').then(
+        () => req.end(payload.subarray(5 * MiB)),
+        reject,
+      );
+    });
+    const chunks = [];
+    for await (const c of res) chunks.push(c);
+    const result = JSON.parse(Buffer.concat(chunks).toString());
+    assert.equal(res.statusCode, 200);
+    assert.equal(result.bytes, payload.length);
+    assert.equal(result.sha, sha(payload));
+    // The filter saw the body as many chunks, never as one whole buffer.
+    assert.ok(Number(res.headers['x-req-chunks']) > 2, `chunks seen: ${res.headers['x-req-chunks']}`);
+    assert.equal(Number(res.headers['x-req-bytes']), payload.length);
+  });
+
+  it('streams a 10 MiB download: the client gets data before the upstream has sent it all', async () => {
+    const res = await request(`${proxy.url}/download`);
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-length'], String(payload.length));
+    const hash = createHash('sha256');
+    let got = 0;
+    for await (const c of res.body) {
+      if (got === 0) releaseDownload(); // only now may the upstream finish
+      got += c.length;
+      hash.update(c);
+    }
+    assert.equal(got, payload.length);
+    assert.equal(hash.digest('hex'), sha(payload));
+  });
+});
+
+describe('body rewrites', () => {
+  let upstream;
+  let proxy;
+
+  before(async () => {
+    upstream = await startUpstream((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        if (req.url === '/text') {
+          // Several chunks, so the filter has to buffer to see the whole body.
+          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 31 });
+          res.write('hello world, ');
+          setTimeout(() => res.end('hello again, hello'), 20);
+          return;
+        }
+        const body = Buffer.concat(chunks);
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-got-length': req.headers['content-length'] ?? 'none' });
+        res.end(body);
+      });
+    });
+    proxy = await startProxy(`
+upstream: ${upstream.url}
+max_buffered_body: 65536
+filters:
+  - name: rewrite
+    file: ${FILTERS}/body_rewrite.wasm
+    config: { from: hello, to: howdy-doo }
+  - name: upper
+    file: ${FIXTURES}/body.wasm
+    config: { mode: upper }
+`);
+  });
+  after(async () => {
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  it('rewrites a response body and sends the new content-length', async () => {
+    const res = await request(`${proxy.url}/text`);
+    const text = await res.body.text();
+    assert.equal(text, 'howdy-doo world, howdy-doo again, howdy-doo');
+    assert.equal(res.headers['content-length'], String(Buffer.byteLength(text)));
+    assert.equal(res.headers['transfer-encoding'], undefined);
+  });
+
+  it('rewrites a buffered request body and sends the upstream its exact length', async () => {
+    const res = await request(`${proxy.url}/echo`, { method: 'POST', body: 'make me loud' });
+    assert.equal(await res.body.text(), 'MAKE ME LOUD');
+    assert.equal(res.headers['x-got-length'], '12');
+  });
+
+  it('answers 413 when a buffering filter would hold more than max_buffered_body', async () => {
+    const res = await request(`${proxy.url}/echo`, { method: 'POST', body: randomBytes(200 * 1024) });
+    assert.equal(res.statusCode, 413);
+    assert.equal(res.headers['x-outrigger-error'], 'OUTRIGGER_REQUEST_BODY_TOO_LARGE');
+    await res.body.text();
+    // The proxy keeps serving.
+    const ok = await request(`${proxy.url}/echo`, { method: 'POST', body: 'still here' });
+    assert.equal(await ok.body.text(), 'STILL HERE');
+  });
+});

@@ -1,0 +1,145 @@
+// The filter chain end to end: order, configuration, local replies, what reaches the upstream.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { FIXTURES, FILTERS, startProxy } from './helpers/proxy.mjs';
+import { startUpstream } from './helpers/upstream.mjs';
+
+describe('filter chain', () => {
+  let upstream;
+  let proxy;
+
+  before(async () => {
+    upstream = await startUpstream();
+    proxy = await startProxy(`
+upstream: ${upstream.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: first
+    file: append.wasm
+    config: { value: a }
+  - name: second
+    file: append.wasm
+    config: { value: b }
+  - name: hello
+    file: ${FILTERS}/add_header.wasm
+    config: { header: x-hello, value: from-config }
+`);
+  });
+  after(async () => {
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  it('runs the request phase in order and the response phase in reverse', async () => {
+    const res = await request(`${proxy.url}/order`);
+    await res.body.text();
+    assert.equal(res.statusCode, 200);
+    // Upstream saw the request after first then second appended to x-chain.
+    assert.equal(upstream.seen.at(-1).headers['x-chain'], 'a,b');
+    // The upstream echoes its x-chain into x-upstream-chain; the response x-chain was appended to
+    // by second, then first.
+    assert.equal(res.headers['x-upstream-chain'], 'a,b');
+    assert.equal(res.headers['x-chain'], 'b,a');
+  });
+
+  it('passes each filter its own config', async () => {
+    const res = await request(`${proxy.url}/config`);
+    await res.body.text();
+    assert.equal(res.headers['x-hello'], 'from-config');
+    assert.equal(upstream.seen.at(-1).headers['x-hello'], 'from-config');
+  });
+
+  it('forwards method, path, query, body and host, and sets x-forwarded-*', async () => {
+    const res = await request(`${proxy.url}/echo/path?q=1&r=%20`, {
+      method: 'POST',
+      body: 'payload',
+      headers: { 'x-forwarded-for': '10.9.8.7', 'content-type': 'text/plain' },
+    });
+    const echoed = await res.body.json();
+    assert.equal(echoed.method, 'POST');
+    assert.equal(echoed.url, '/echo/path?q=1&r=%20');
+    assert.equal(echoed.body, 'payload');
+    assert.equal(echoed.headers['x-forwarded-for'], '10.9.8.7, 127.0.0.1');
+    assert.equal(echoed.headers['x-forwarded-proto'], 'http');
+    assert.equal(echoed.headers.host, new URL(proxy.url).host);
+  });
+
+  it('drops hop-by-hop headers and the ones Connection names', async () => {
+    // node:http sends the Connection header exactly as given (undici rewrites it).
+    const echoed = await new Promise((resolve, reject) => {
+      const req = http.get(`${proxy.url}/hop`, {
+        headers: { connection: 'keep-alive, x-private-hop', 'x-private-hop': 'secret', 'proxy-authorization': 'Basic x', 'x-kept': 'yes' },
+      }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(upstream.seen.at(-1).rawHeaders.some((h) => /x-private-hop/i.test(h)), false);
+    assert.equal(echoed.headers['x-private-hop'], undefined);
+    assert.equal(echoed.headers['proxy-authorization'], undefined);
+    assert.equal(echoed.headers['x-kept'], 'yes');
+  });
+
+  it('reports each filter on the admin API', async () => {
+    const res = await request(`${proxy.admin}/filters`);
+    const body = await res.body.json();
+    assert.deepEqual(body.filters.map((f) => [f.name, f.state]), [['first', 'active'], ['second', 'active'], ['hello', 'active']]);
+    assert.match(body.filters[0].sha256, /^[0-9a-f]{64}$/);
+  });
+});
+
+describe('local responses', () => {
+  let upstream;
+  let proxy;
+
+  before(async () => {
+    upstream = await startUpstream();
+    proxy = await startProxy(`
+upstream: ${upstream.url}
+filters_dir: ${FILTERS}
+filters:
+  - name: auth
+    file: api_key_auth.wasm
+    config: { header: x-api-key, keys: [k1, k2] }
+  - name: after-auth
+    file: add_header.wasm
+    config: { header: x-after, value: ran }
+`);
+  });
+  after(async () => {
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  it('answers 401 without calling the upstream or the rest of the chain', async () => {
+    const before = upstream.seen.length;
+    const res = await request(`${proxy.url}/secret`);
+    assert.equal(res.statusCode, 401);
+    assert.equal(await res.body.text(), 'missing API key\n');
+    assert.equal(res.headers['www-authenticate'], 'ApiKey');
+    assert.equal(res.headers['content-length'], '16');
+    assert.equal(res.headers['x-after'], undefined);
+    assert.equal(upstream.seen.length, before);
+  });
+
+  it('answers 403 for a wrong key and lets a right one through without the key', async () => {
+    const bad = await request(`${proxy.url}/secret`, { headers: { 'x-api-key': 'nope' } });
+    assert.equal(bad.statusCode, 403);
+    await bad.body.text();
+    const good = await request(`${proxy.url}/secret`, { headers: { 'x-api-key': 'k2' } });
+    assert.equal(good.statusCode, 200);
+    const echoed = await good.body.json();
+    assert.equal(echoed.headers['x-api-key'], undefined);
+    assert.equal(echoed.headers['x-after'], 'ran');
+  });
+
+  it('logs proxy_log lines tagged with the filter name', () => {
+    const line = proxy.logs.find((l) => l.filter === 'auth' && /2 key\(s\)/.test(l.msg));
+    assert.ok(line, 'the filter logged its configuration through proxy_log');
+    assert.equal(line.level, 30);
+  });
+});
