@@ -39,8 +39,18 @@ class Problems {
     readonly lines: LineCounter,
   ) {}
 
-  add(keyPath: (string | number)[], message: string): void {
+  /** `atKey`: point at the key itself (for unknown keys) rather than at its value. */
+  add(keyPath: (string | number)[], message: string, atKey = false): void {
     let where = '';
+    if (atKey) {
+      const parent = this.doc.getIn(keyPath.slice(0, -1), true);
+      const pair = isMap(parent) ? parent.items.find((it) => (it.key as { value?: unknown })?.value === keyPath[keyPath.length - 1]) : undefined;
+      const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+      if (range) {
+        const pos = this.lines.linePos(range[0]);
+        where = `:${pos.line}:${pos.col}`;
+      }
+    }
     for (let i = keyPath.length; i >= 0 && !where; i--) {
       const node = this.doc.getIn(keyPath.slice(0, i), true) as { range?: [number, number, number] } | undefined;
       if (node && node.range) {
@@ -142,7 +152,7 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
     }
     const e = f as Record<string, unknown>;
     for (const k of Object.keys(e))
-      if (!(FILTER_KEYS as readonly string[]).includes(k)) p.add(['filters', i, k], `unknown key; a filter takes ${FILTER_KEYS.join(', ')}`);
+      if (!(FILTER_KEYS as readonly string[]).includes(k)) p.add(['filters', i, k], `unknown key; a filter takes ${FILTER_KEYS.join(', ')}`, true);
     const name = e.name;
     if (typeof name !== 'string' || !NAME.test(name)) {
       p.add(['filters', i, 'name'], `required: expected a name of letters, digits, "-", "_" or "." (e.g. add-header), got ${describe(name)}`);
@@ -207,7 +217,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   }
   const c = root as Record<string, unknown>;
   for (const k of Object.keys(c))
-    if (!(TOP_KEYS as readonly string[]).includes(k)) p.add([k], `unknown key; valid keys are ${TOP_KEYS.join(', ')}`);
+    if (!(TOP_KEYS as readonly string[]).includes(k)) p.add([k], `unknown key; valid keys are ${TOP_KEYS.join(', ')}`, true);
   const baseDir = opts.baseDir ?? path.dirname(path.resolve(file));
   const listen = parseListen(c.listen ?? '127.0.0.1:8080', 'listen', p, baseDir);
   const admin = c.admin === false ? null : parseListen(c.admin ?? '127.0.0.1:9901', 'admin', p, baseDir);

@@ -1,0 +1,141 @@
+// Filters that misbehave: traps under both failure policies, aborts, a hostile guest passing bad
+// pointers. The proxy keeps serving and says which filter failed.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { FIXTURES, startProxy } from './helpers/proxy.mjs';
+import { startUpstream } from './helpers/upstream.mjs';
+
+describe('a trapping filter', () => {
+  let upstream;
+  let closed;
+  let open;
+
+  before(async () => {
+    upstream = await startUpstream();
+    const filters = (policy) => `
+upstream: ${upstream.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: trapper
+    file: trap.wasm
+    on_error: ${policy}
+  - name: marker
+    file: append.wasm
+    config: { value: m }
+`;
+    closed = await startProxy(filters('fail_closed'));
+    open = await startProxy(filters('fail_open'));
+  });
+  after(async () => {
+    await closed?.close();
+    await open?.close();
+    await upstream?.close();
+  });
+
+  it('fail_closed: answers 503 naming the filter, without calling the upstream', async () => {
+    const before = upstream.seen.length;
+    const res = await request(`${closed.url}/trap`);
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.headers['x-outrigger-filter'], 'trapper');
+    assert.equal(res.headers['x-outrigger-error'], 'OUTRIGGER_FILTER_FAILED');
+    assert.match(await res.body.text(), /filter "trapper" failed/);
+    assert.equal(upstream.seen.length, before);
+    const line = closed.logs.find((l) => l.code === 'OUTRIGGER_FILTER_TRAP' && l.filter === 'trapper');
+    assert.ok(line, 'the trap is logged with the filter name');
+    assert.match(line.msg, /unreachable/);
+  });
+
+  it('fail_closed: the next request runs on a fresh instance', async () => {
+    const warm = await request(`${closed.url}/ok`);
+    await warm.body.text();
+    assert.equal(warm.statusCode, 200);
+    const seen = Number(warm.headers['x-trap-seen']);
+    await (await request(`${closed.url}/trap`)).body.text();
+    const res = await request(`${closed.url}/ok`);
+    await res.body.text();
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['x-trap-seen'], '1', `a fresh instance starts counting again (was ${seen})`);
+    assert.equal(res.headers['x-chain'], 'm');
+  });
+
+  it('fail_closed: an AssemblyScript abort is reported with its message', async () => {
+    const res = await request(`${closed.url}/abort`);
+    await res.body.text();
+    assert.equal(res.statusCode, 503);
+    const line = closed.logs.findLast((l) => l.code === 'OUTRIGGER_FILTER_TRAP');
+    assert.match(line.msg, /deliberate abort for the test/);
+  });
+
+  it('fail_open: skips the failed filter and still reaches the upstream', async () => {
+    const before = upstream.seen.length;
+    const res = await request(`${open.url}/trap`);
+    await res.body.text();
+    assert.equal(res.statusCode, 200);
+    assert.equal(upstream.seen.length, before + 1);
+    assert.equal(upstream.seen.at(-1).headers['x-chain'], 'm', 'the rest of the chain ran');
+    assert.equal(res.headers['x-trap-seen'], undefined, 'the failed filter did not run its response phase');
+  });
+
+  it('shows the trap count on the admin API', async () => {
+    const res = await request(`${closed.admin}/filters`);
+    const body = await res.body.json();
+    const trapper = body.filters.find((f) => f.name === 'trapper');
+    assert.ok(trapper.traps >= 2);
+  });
+});
+
+describe('a guest passing bad pointers', () => {
+  let upstream;
+  let proxy;
+
+  before(async () => {
+    upstream = await startUpstream();
+    proxy = await startProxy(`
+upstream: ${upstream.url}
+filters:
+  - name: hostile
+    file: ${FIXTURES}/bad_pointers.wasm
+`);
+  });
+  after(async () => {
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  it('gets the ABI error codes, never crashes the host', async () => {
+    for (let round = 0; round < 3; round++) {
+      const res = await request(`${proxy.url}/x`);
+      assert.equal(res.statusCode, 200);
+      const codes = Object.fromEntries((await res.body.text()).trim().split('\n').map((l) => l.split('=')));
+      const InvalidMemoryAccess = '6';
+      const BadArgument = '2';
+      assert.deepEqual(codes, {
+        log_ptr: InvalidMemoryAccess,
+        log_len: InvalidMemoryAccess,
+        log_level: BadArgument,
+        get_value_key: InvalidMemoryAccess,
+        get_value_out: InvalidMemoryAccess,
+        get_value_map: BadArgument,
+        add_value: InvalidMemoryAccess,
+        replace_value: InvalidMemoryAccess,
+        remove_value: InvalidMemoryAccess,
+        get_pairs: InvalidMemoryAccess,
+        set_pairs_ptr: InvalidMemoryAccess,
+        set_pairs_garbage: BadArgument,
+        get_property: InvalidMemoryAccess,
+        get_buffer_out: InvalidMemoryAccess,
+        get_buffer_type: BadArgument,
+        local_response: InvalidMemoryAccess,
+        time: InvalidMemoryAccess,
+        continue_type: BadArgument,
+        effective_ctx: BadArgument,
+        fd_write: '21', // WASI EFAULT
+        random_get: '21',
+      });
+    }
+    assert.equal(upstream.seen.length, 0);
+    const traps = proxy.logs.filter((l) => l.code === 'OUTRIGGER_FILTER_TRAP');
+    assert.equal(traps.length, 0);
+  });
+});

@@ -1,0 +1,78 @@
+// The process as an operator sees it: the built-in demo, graceful shutdown on SIGTERM.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { request } from 'undici';
+import { demoConfig } from '../dist/host/config/demo-config.js';
+import { startOutrigger } from '../dist/host/server.js';
+import { captureLogger, FILTERS, ROOT, tempDir } from './helpers/proxy.mjs';
+import { startUpstream } from './helpers/upstream.mjs';
+
+describe('the built-in demo (npm start)', () => {
+  let running;
+  after(() => running?.close());
+
+  it('shows every example filter acting on a request to the echo upstream', async () => {
+    const config = demoConfig();
+    config.listen = { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' };
+    config.admin = { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' };
+    running = await startOutrigger(config, { logger: captureLogger().logger });
+    const res = await request(`http://${running.address}/anything`);
+    const body = await res.body.text();
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['x-hello'], 'world');
+    assert.match(res.headers['x-request-id'], /\S+/);
+    assert.match(body, /body rewritten by the body-rewrite filter/);
+    assert.equal(res.headers['content-length'], String(Buffer.byteLength(body)));
+    const echoed = JSON.parse(body);
+    assert.equal(echoed.headers['x-hello'], 'world');
+    assert.equal(echoed.headers['x-request-id'], res.headers['x-request-id']);
+    const denied = await request(`http://${running.address}/private/data`);
+    assert.equal(denied.statusCode, 401);
+    await denied.body.text();
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('on SIGTERM finishes the in-flight request, refuses new ones, and exits 0', async () => {
+    let release;
+    const upstream = await startUpstream((req, res) => {
+      new Promise((r) => (release = r)).then(() => res.end('finished after SIGTERM'));
+    });
+    const dir = tempDir();
+    const file = path.join(dir, 'c.yaml');
+    writeFileSync(file, `listen: 127.0.0.1:0\nadmin: false\nupstream: ${upstream.url}\nfilters:\n  - name: hello\n    file: ${FILTERS}/add_header.wasm\n    config: { header: x-a, value: b }\n`);
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/outrigger.js'), 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const logs = [];
+    const address = await new Promise((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (c) => {
+        buf += c;
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = JSON.parse(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+          logs.push(line);
+          if (line.msg === 'outrigger ready') resolve(line.listen);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
+    });
+    const inflight = request(`http://${address}/slow`);
+    while (!release) await new Promise((r) => setTimeout(r, 10));
+    const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    await assert.rejects(request(`http://${address}/new`, { reset: true }), /ECONNREFUSED/);
+    release();
+    const res = await inflight;
+    assert.equal(res.statusCode, 200);
+    assert.equal(await res.body.text(), 'finished after SIGTERM');
+    assert.equal(res.headers['x-a'], 'b');
+    assert.equal(await exited, 0);
+    assert.ok(logs.some((l) => l.msg === 'shut down'));
+    await upstream.close();
+  });
+});
