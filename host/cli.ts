@@ -27,13 +27,9 @@ function loadConfig(file: string | undefined): OutriggerConfig {
 }
 
 async function start(file: string | undefined): Promise<void> {
-  let config = loadConfig(file);
+  const config = loadConfig(file);
   const logger: Logger = pino({ level: config.logLevel, base: { pid: process.pid } });
-  const reload = async () => {
-    if (file) config = loadConfigFile(file);
-    return running.apply(config);
-  };
-  const running = await startOutrigger(config, { logger, reload });
+  const running = await startOutrigger(config, { logger, configFile: file ? path.resolve(file) : null });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

@@ -23,3 +23,9 @@ export const DOWNSTREAM_KEEP_ALIVE_MS = 65_000;
 /** Traps after which a filter's instance is not re-created for FILTER_RESTART_WINDOW_MS. */
 export const FILTER_RESTART_BURST = 5;
 export const FILTER_RESTART_WINDOW_MS = 10_000;
+/** A watched file must have had no write for this long before it is loaded (write-in-place). */
+export const RELOAD_QUIET_MS = 25;
+/** ...but a file written continuously is loaded (or rejected) after this long anyway. */
+export const RELOAD_MAX_SETTLE_MS = 2_000;
+/** Periodic rescan that catches events the watcher missed. */
+export const RESCAN_INTERVAL_MS = 2_000;

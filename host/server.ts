@@ -7,7 +7,8 @@ import type { Server as NetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { OutriggerConfig } from './config/config.js';
-import { FilterManager, type ApplyResult } from './filters/filter-manager.js';
+import { FilterManager } from './filters/filter-manager.js';
+import { Reloader, type ReloadResult } from './filters/reloader.js';
 import { buildAdminServer } from './http/admin-server.js';
 import { startEchoUpstream } from './http/echo-upstream.js';
 import { Exchange, type ExchangeEnv } from './http/exchange.js';
@@ -21,16 +22,18 @@ export interface RunningOutrigger {
   readonly address: string;
   readonly adminAddress: string | null;
   readonly manager: FilterManager;
-  /** Re-applies a config (a reload): new generation, or the reason it was rejected. */
-  apply(config: OutriggerConfig): Promise<ApplyResult>;
+  /** Re-reads the config file and filters now, as POST /reload does. */
+  reload(): Promise<ReloadResult>;
   /** Stops accepting, waits for in-flight requests (up to drain_timeout_ms), then closes everything. */
   close(): Promise<void>;
 }
 
 export interface StartOptions {
   logger: Logger;
-  /** Called by POST /reload; by default re-applies the config it started with. */
-  reload?: () => Promise<unknown>;
+  /** The file `config` came from: reloads re-read it. Null for an in-memory config (the demo). */
+  configFile?: string | null;
+  /** Watch the config file and filters directory for changes (default true). */
+  watch?: boolean;
 }
 
 export async function startOutrigger(config: OutriggerConfig, opts: StartOptions): Promise<RunningOutrigger> {
@@ -52,9 +55,16 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     throw err;
   }
 
-  const upstream = new Upstream({ target, timeoutMs: config.upstreamTimeoutMs, connectTimeoutMs: config.connectTimeoutMs });
+  const echoUrl = target;
+  const resolveTarget = (c: OutriggerConfig) => (c.upstream === 'builtin:echo' ? echoUrl : c.upstream);
   const stats = { requests: 0, upstreamErrors: 0, localReplies: 0, filterFaults: 0, inFlight: 0 };
-  const env: ExchangeEnv = { upstream, logger, maxBufferedBody: config.maxBufferedBody, stats };
+  const env: ExchangeEnv = {
+    upstream: new Upstream({ target, timeoutMs: config.upstreamTimeoutMs, connectTimeoutMs: config.connectTimeoutMs }),
+    logger,
+    maxBufferedBody: config.maxBufferedBody,
+    stats,
+  };
+  let probe = new UpstreamProbe(target);
   let drained: (() => void) | null = null;
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -70,9 +80,23 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     else socket.destroy();
   });
 
+  /** What a reload may change besides filters; listener addresses need a restart. */
+  const applySettings = (next: OutriggerConfig, prev: OutriggerConfig) => {
+    if (next.logLevel !== prev.logLevel) logger.level = next.logLevel;
+    env.maxBufferedBody = next.maxBufferedBody;
+    if (next.upstream !== prev.upstream || next.upstreamTimeoutMs !== prev.upstreamTimeoutMs || next.connectTimeoutMs !== prev.connectTimeoutMs) {
+      const old = env.upstream;
+      env.upstream = new Upstream({ target: resolveTarget(next), timeoutMs: next.upstreamTimeoutMs, connectTimeoutMs: next.connectTimeoutMs });
+      probe = new UpstreamProbe(env.upstream.target);
+      logger.info({ upstream: env.upstream.target }, 'upstream changed');
+      void old.close();
+    }
+    if (next.listen.text !== prev.listen.text || next.admin?.text !== prev.admin?.text)
+      logger.warn({ listen: next.listen.text, admin: next.admin?.text ?? null }, 'listen and admin address changes take effect after a restart');
+  };
+  const reloader = new Reloader({ configFile: opts.configFile ?? null, config, manager, logger, applySettings });
+
   let started = false;
-  const applyConfig = (c: OutriggerConfig) => manager.apply(c);
-  const probe = new UpstreamProbe(target);
   let admin: FastifyInstance | null = null;
   try {
     await listen(server, config.listen, 'proxy listener');
@@ -80,9 +104,9 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
       admin = buildAdminServer({
         logger,
         manager,
-        probe,
+        probe: () => probe.check(),
         started: () => started,
-        reload: opts.reload ?? (() => applyConfig(config)),
+        reload: () => reloader.reload('admin request'),
         stats: () => ({ ...stats }),
       });
       await admin.ready();
@@ -93,36 +117,39 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     await admin?.close();
     echo?.close();
     manager.close();
-    await upstream.destroy();
+    await env.upstream.destroy();
     throw err;
   }
+  if (opts.watch ?? true) await reloader.start();
   started = true;
   const address = boundAddress(server);
   const adminAddress = admin ? boundAddress(admin.server as unknown as NetServer) : null;
-  logger.info({ listen: address, admin: adminAddress, upstream: upstream.target, filters: config.filters.map((f) => f.name), generation: manager.current.id }, 'outrigger ready');
+  logger.info({ listen: address, admin: adminAddress, upstream: env.upstream.target, filters: config.filters.map((f) => f.name), generation: manager.current.id }, 'outrigger ready');
 
   let closing: Promise<void> | null = null;
   return {
     address,
     adminAddress,
     manager,
-    apply: applyConfig,
+    reload: () => reloader.reload('api'),
     close() {
       closing ??= (async () => {
+        reloader.close();
+        const drainTimeoutMs = reloader.config.drainTimeoutMs;
         logger.info({ inFlight: stats.inFlight }, 'shutting down: draining in-flight requests');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         if (stats.inFlight > 0) {
           await new Promise<void>((resolve) => {
             drained = resolve;
-            setTimeout(resolve, config.drainTimeoutMs).unref();
+            setTimeout(resolve, drainTimeoutMs).unref();
           });
         }
         if (stats.inFlight > 0) logger.warn({ inFlight: stats.inFlight }, 'drain timeout: closing remaining connections');
         server.closeAllConnections();
         await closed;
         await admin?.close();
-        await upstream.close();
+        await env.upstream.close();
         echo?.close();
         manager.close();
         logger.info('shut down');

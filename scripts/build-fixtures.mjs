@@ -147,10 +147,13 @@ async function buildFilterFixtures() {
     throw new BuildError(`${rel(builderPath)} does not export buildFilter(entryFile, outFile, { target })`);
   }
 
-  // Shared inputs: the project's own SDK, the builder, and the compiler version in use.
+  // Shared inputs: the SDK, the ABI enums, fixture libraries, the build config and the compiler.
   const shared = [
     builderPath,
     ...filesUnder(path.join(root, 'sdk'), (name) => /\.(ts|json)$/.test(name)),
+    ...filesUnder(path.join(srcDir, 'lib'), (name) => name.endsWith('.ts')),
+    path.join(root, 'abi', 'enums.ts'),
+    path.join(root, 'asconfig.json'),
     path.join(root, 'node_modules', 'assemblyscript', 'package.json'),
   ];
   for (const entry of entries) {

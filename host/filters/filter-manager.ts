@@ -8,7 +8,7 @@ import type { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig, OutriggerConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
 import { Generation } from './generation.js';
-import { compileFilterFile, startFilter, type CompiledModule } from './load-filter.js';
+import { compileFilter, readFilterFile, startFilter, type FilterFile } from './load-filter.js';
 
 export type FilterState = 'active' | 'rejected' | 'missing' | 'failed';
 
@@ -25,6 +25,8 @@ export interface FilterSlot {
   lastError: string | null;
   /** Identity of what is serving: a change in any of these needs a new instance. */
   key: string;
+  /** Identity of the last candidate that was rejected, so an unchanged bad file is not retried. */
+  rejectedKey: string | null;
 }
 
 export interface ApplyResult {
@@ -92,21 +94,28 @@ export class FilterManager {
 
     for (const entry of config.filters) {
       const prev = this.#slots.get(entry.name);
-      let compiled: CompiledModule | null = null;
+      let file: FilterFile | null = null;
       let error: string | null = null;
       let missing = false;
+      let key = '';
       try {
-        compiled = await compileFilterFile(entry.path, entry.name);
+        file = await readFilterFile(entry.path, entry.name);
+        key = slotKey(entry, file.sha256);
       } catch (err) {
         error = errorText(err);
-        missing = err instanceof OutriggerError && err.code === 'OUTRIGGER_FILTER_FILE';
+        missing = true;
       }
-      if (compiled && prev && prev.key === slotKey(entry, compiled.sha256)) {
-        next.set(entry.name, { ...prev, entry, state: 'active', lastError: null });
+      if (file && prev && prev.key === key) {
+        next.set(entry.name, { ...prev, entry, state: 'active', lastError: null, rejectedKey: null });
         continue;
       }
-      if (compiled) {
+      if (file && prev && prev.rejectedKey === key && !strict) {
+        next.set(entry.name, { ...prev });
+        continue;
+      }
+      if (file) {
         try {
+          const compiled = await compileFilter(file, entry.name, entry.path);
           const filter = startFilter(compiled, entry, this.#logger);
           started.push(filter);
           next.set(entry.name, {
@@ -118,7 +127,8 @@ export class FilterManager {
             loadedAt: new Date(),
             state: 'active',
             lastError: null,
-            key: slotKey(entry, compiled.sha256),
+            key,
+            rejectedKey: null,
           });
           if (prev) changes.push(`${entry.name}: replaced ${prev.sha256.slice(0, 12)} -> ${compiled.sha256.slice(0, 12)}`);
           else changes.push(`${entry.name}: added ${compiled.sha256.slice(0, 12)} (ABI ${compiled.abi})`);
@@ -132,9 +142,9 @@ export class FilterManager {
         }
       }
       // The candidate failed: keep the last good version if there is one.
-      this.#logger.error({ filter: entry.name, file: entry.path, generation: genId }, `filter candidate rejected: ${error}`);
+      this.#logger.error({ filter: entry.name, file: entry.path, sha256: file?.sha256 ?? null, generation: genId }, `filter candidate rejected: ${error}`);
       if (prev && !strict) {
-        next.set(entry.name, { ...prev, entry: prev.entry, state: missing ? 'missing' : 'rejected', lastError: error });
+        next.set(entry.name, { ...prev, state: missing ? 'missing' : 'rejected', lastError: error, rejectedKey: missing ? null : key });
         rejected.push(`${entry.name}: ${error} (still serving ${prev.sha256.slice(0, 12)})`);
       } else fatal.push(error!);
     }

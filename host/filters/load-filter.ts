@@ -17,19 +17,25 @@ export interface CompiledModule {
   size: number;
 }
 
-/** Reads and compiles a filter file (off the event loop: WebAssembly.compile is asynchronous). */
-export async function compileFilterFile(file: string, name: string): Promise<CompiledModule> {
+export interface FilterFile {
+  bytes: Buffer;
+  sha256: string;
+}
+
+/** Reads a filter file and hashes it; the hash decides whether anything needs compiling. */
+export async function readFilterFile(file: string, name: string): Promise<FilterFile> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch (err) {
-    throw new OutriggerError('OUTRIGGER_FILTER_FILE', `${name}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'check filters_dir and the filter\'s file name');
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new OutriggerError('OUTRIGGER_FILTER_FILE', `${name}: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code ?? (err as Error).message}`, 'check filters_dir and the filter\'s file name');
   }
-  return compileFilterBytes(bytes, name, file);
+  return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
-export async function compileFilterBytes(bytes: Buffer, name: string, file: string): Promise<CompiledModule> {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+/** Compiles off the event loop (WebAssembly.compile is asynchronous) and checks the ABI marker. */
+export async function compileFilter({ bytes, sha256 }: FilterFile, name: string, file: string): Promise<CompiledModule> {
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);

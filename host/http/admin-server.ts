@@ -4,16 +4,17 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { FilterManager } from '../filters/filter-manager.js';
-import type { UpstreamProbe } from './upstream-probe.js';
+import type { ReloadResult } from '../filters/reloader.js';
 
 export interface AdminDeps {
   logger: Logger;
   manager: FilterManager;
-  probe: UpstreamProbe;
+  /** null when the upstream accepts connections, else why not. */
+  probe: () => Promise<string | null>;
   /** Whether start-up finished (config loaded, every filter started). */
   started: () => boolean;
   /** Re-reads config and filters; answers what changed. */
-  reload: () => Promise<unknown>;
+  reload: () => Promise<ReloadResult>;
   stats: () => Record<string, number>;
 }
 
@@ -27,7 +28,7 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     const problems: string[] = [];
     if (!deps.started()) problems.push('starting');
     for (const s of deps.manager.slots) if (!s.filter.healthy) problems.push(`filter ${s.entry.name} failed: ${s.filter.lastError}`);
-    const upstream = await deps.probe.check();
+    const upstream = await deps.probe();
     if (upstream !== null) problems.push(`upstream unreachable: ${upstream}`);
     reply.code(problems.length ? 503 : 200);
     return problems.length ? { status: 'not ready', problems } : { status: 'ready' };
@@ -53,13 +54,9 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
   });
 
   app.post('/reload', async (_req, reply) => {
-    try {
-      return await deps.reload();
-    } catch (err) {
-      reply.code(422);
-      const e = err as Error & { code?: string; hint?: string };
-      return { changed: false, error: { code: e.code ?? 'OUTRIGGER_RELOAD', message: e.message, hint: e.hint } };
-    }
+    const result = await deps.reload();
+    if (result.error) reply.code(422);
+    return result;
   });
 
   app.get('/stats', async () => ({ ...deps.stats(), generation: deps.manager.current.id, live_generations: deps.manager.liveGenerations }));

@@ -38,7 +38,7 @@ export async function startProxy(yaml, { dir = tempDir(), listen = '127.0.0.1:0'
   writeFileSync(configFile, text);
   const config = parseConfig(text, configFile);
   const { logger, lines } = captureLogger();
-  const running = await startOutrigger(config, { logger });
+  const running = await startOutrigger(config, { logger, configFile });
   const url = running.address.startsWith('unix:') ? running.address : `http://${running.address}`;
   return {
     url,
