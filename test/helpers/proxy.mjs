@@ -32,13 +32,13 @@ export function captureLogger(level = 'debug') {
 /**
  * yaml: the config text (listen/admin default to 127.0.0.1:0). Returns { url, admin, logs, running, configFile, dir, close }.
  */
-export async function startProxy(yaml, { dir = tempDir(), listen = '127.0.0.1:0', admin = '127.0.0.1:0' } = {}) {
+export async function startProxy(yaml, { dir = tempDir(), listen = '127.0.0.1:0', admin = '127.0.0.1:0', watch = true } = {}) {
   const text = `listen: ${listen}\nadmin: ${admin}\n${yaml}`;
   const configFile = path.join(dir, 'outrigger.yaml');
   writeFileSync(configFile, text);
   const config = parseConfig(text, configFile);
   const { logger, lines } = captureLogger();
-  const running = await startOutrigger(config, { logger, configFile });
+  const running = await startOutrigger(config, { logger, configFile, watch });
   const url = running.address.startsWith('unix:') ? running.address : `http://${running.address}`;
   return {
     url,
