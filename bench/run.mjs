@@ -260,6 +260,17 @@ function procCpuUs(pid) {
   }
 }
 
+/** Read and write syscalls made so far by a process (/proc/<pid>/io); null if unreadable. */
+function procSyscalls(pid) {
+  if (!pid) return null;
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { r: Number(/^syscr:\s*(\d+)/m.exec(io)[1]), w: Number(/^syscw:\s*(\d+)/m.exec(io)[1]) };
+  } catch {
+    return null;
+  }
+}
+
 /** [busy, total] jiffies of the whole machine. */
 function machineTicks() {
   try {
@@ -292,6 +303,7 @@ async function measure(cfg, target, upstreamPid, round) {
   }
   const proxyPid = target.rec?.pid;
   const p0 = procCpuUs(proxyPid);
+  const io0 = procSyscalls(proxyPid);
   const u0 = procCpuUs(upstreamPid);
   const s0 = process.cpuUsage();
   const [mb0, mt0] = machineTicks();
@@ -299,6 +311,7 @@ async function measure(cfg, target, upstreamPid, round) {
   const r = await runAutocannon(target.url, OPTS.duration);
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
   const p1 = procCpuUs(proxyPid);
+  const io1 = procSyscalls(proxyPid);
   const u1 = procCpuUs(upstreamPid);
   const s1 = process.cpuUsage(s0);
   const [mb1, mt1] = machineTicks();
@@ -320,6 +333,8 @@ async function measure(cfg, target, upstreamPid, round) {
     proxyCpuUs: proxyPid ? p1 - p0 : null,
     proxyCpuUsPerReq: proxyPid && requests ? (p1 - p0) / requests : null,
     proxyCpuPctOfCore: proxyPid ? ((p1 - p0) / 1e6 / wallS) * 100 : null,
+    proxyReadSyscallsPerReq: io0 && io1 && requests ? (io1.r - io0.r) / requests : null,
+    proxyWriteSyscallsPerReq: io0 && io1 && requests ? (io1.w - io0.w) / requests : null,
     upstreamCpuUsPerReq: requests && u0 !== null && u1 !== null ? (u1 - u0) / requests : null,
     loadgenCpuUsPerReq: requests ? (s1.user + s1.system) / requests : null,
     machineBusyPct: ((mb1 - mb0) / (mt1 - mt0)) * 100,
@@ -528,6 +543,8 @@ function summarize(cfgs, measurements, invalid) {
       proxyCpuUsPerReqMin: minOf(pick('proxyCpuUsPerReq')),
       proxyCpuUsPerReqMax: maxOf(pick('proxyCpuUsPerReq')),
       proxyCpuPctOfCore: median(pick('proxyCpuPctOfCore')),
+      proxyReadSyscallsPerReq: median(pick('proxyReadSyscallsPerReq')),
+      proxyWriteSyscallsPerReq: median(pick('proxyWriteSyscallsPerReq')),
       upstreamCpuUsPerReq: median(pick('upstreamCpuUsPerReq')),
       loadgenCpuUsPerReq: median(pick('loadgenCpuUsPerReq')),
       machineBusyPct: median(pick('machineBusyPct')),
@@ -625,7 +642,7 @@ function report(cfgs, s, goals) {
   out.push('CPU time of the proxy process per request (utime+stime from /proc/<pid>/stat; lower is better)');
   out.push(
     table(
-      ['configuration', 'proxy µs/req', 'min..max', 'eff. vs fastify', 'eff. vs Outrigger-0', 'proxy %core', 'upstream µs/req', 'loadgen µs/req', 'machine busy'],
+      ['configuration', 'proxy µs/req', 'min..max', 'eff. vs fastify', 'eff. vs Outrigger-0', 'proxy %core', 'syscalls/req r+w', 'upstream µs/req', 'loadgen µs/req', 'machine busy'],
       ids.map((id) => [
         label(id),
         fmt(s[id].proxyCpuUsPerReq, 1),
@@ -633,6 +650,7 @@ function report(cfgs, s, goals) {
         x(s[id].cpuEfficiencyVsFastify),
         x(s[id].cpuEfficiencyVsOutrigger0),
         s[id].proxyCpuPctOfCore == null ? '-' : `${fmt(s[id].proxyCpuPctOfCore)}%`,
+        s[id].proxyWriteSyscallsPerReq == null ? '-' : `${fmt(s[id].proxyReadSyscallsPerReq, 2)}+${fmt(s[id].proxyWriteSyscallsPerReq, 2)}`,
         fmt(s[id].upstreamCpuUsPerReq, 1),
         fmt(s[id].loadgenCpuUsPerReq, 1),
         s[id].machineBusyPct == null ? '-' : `${fmt(s[id].machineBusyPct)}%`,
@@ -640,6 +658,7 @@ function report(cfgs, s, goals) {
     ),
   );
   out.push('  eff. = reference µs/req ÷ this µs/req: requests per CPU-second relative to the reference (higher is better)');
+  out.push('  syscalls/req = read + write system calls of the proxy per request (/proc/<pid>/io syscr, syscw)');
   if (goals.length) {
     out.push('');
     out.push('Goal checks (on median req/s; the CPU-based ratio is shown for context, it is less sensitive to the shared cores)');

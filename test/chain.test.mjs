@@ -143,3 +143,45 @@ filters:
     assert.equal(line.level, 30);
   });
 });
+
+describe('a filter that stops the request headers', () => {
+  let upstream;
+  let proxy;
+
+  before(async () => {
+    upstream = await startUpstream();
+    proxy = await startProxy(`
+upstream: ${upstream.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: hold
+    file: hold.wasm
+  - name: after
+    file: append.wasm
+    config: { value: after }
+`);
+  });
+  after(async () => {
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  it('holds the request (and its body) until the filter continues it from a tick', async () => {
+    const t0 = Date.now();
+    const res = await request(`${proxy.url}/hold/me`, { method: 'POST', body: 'body sent while held' });
+    const echoed = await res.body.json();
+    assert.equal(res.statusCode, 200);
+    assert.ok(Date.now() - t0 >= 40, 'held until the 50 ms tick');
+    assert.equal(echoed.headers['x-held'], 'released-by-tick', 'the tick edited the held request');
+    assert.equal(echoed.headers['x-chain'], 'after', 'the rest of the chain ran after the resume');
+    assert.equal(echoed.body, 'body sent while held');
+  });
+
+  it('lets other requests through meanwhile', async () => {
+    const [held, free] = await Promise.all([request(`${proxy.url}/hold/2`), request(`${proxy.url}/free`)]);
+    const freeBody = await free.body.json();
+    const heldBody = await held.body.json();
+    assert.equal(freeBody.headers['x-held'], undefined);
+    assert.equal(heldBody.headers['x-held'], 'released-by-tick');
+  });
+});

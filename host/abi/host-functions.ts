@@ -277,6 +277,12 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (s === undefined) return WasmResult.BadArgument;
       vm.current = s;
       vm.currentId = id >>> 0;
+      if (s !== null) (vm.touched ??= []).push(s);
+      return WasmResult.Ok;
+    },
+
+    proxy_set_tick_period_milliseconds(ms) {
+      vm.setTickPeriod(ms >>> 0);
       return WasmResult.Ok;
     },
 

@@ -37,7 +37,7 @@ export class WasmFilter implements FilterInstance {
     this.abi = abi;
     this.#module = module;
     this.#spec = spec;
-    this.#vm = new WasmVm(module, abi, spec);
+    this.#vm = this.#newVm();
     this.#vm.start();
     const vm = this.#vm;
     this.hooks = {
@@ -46,6 +46,24 @@ export class WasmFilter implements FilterInstance {
       responseHeaders: vm.fnResponseHeaders !== null,
       responseBody: vm.fnResponseBody !== null,
     };
+  }
+
+  #newVm(): WasmVm {
+    const vm = new WasmVm(this.#module, this.abi, this.#spec);
+    vm.onTick = () => this.#tick(vm);
+    return vm;
+  }
+
+  /** proxy_on_tick on the root context. A trap here poisons the VM like any other. */
+  #tick(vm: WasmVm): void {
+    if (vm.failed !== null || !vm.fnTick) return vm.setTickPeriod(0);
+    try {
+      vm.call(vm.fnTick, Phase.Tick, null, vm.rootId, 0, 0);
+    } catch (err) {
+      const fault = this.#fault(vm, err);
+      vm.setTickPeriod(0);
+      this.#spec.logger.error({ code: fault.code }, `filter trapped in proxy_on_tick: ${fault.message}`);
+    }
   }
 
   get healthy(): boolean {
@@ -61,7 +79,7 @@ export class WasmFilter implements FilterInstance {
     if (this.#restarts.length >= FILTER_RESTART_BURST)
       throw new FilterFault(this.name, `filter is crash-looping (${this.#restarts.length} restarts in ${FILTER_RESTART_WINDOW_MS / 1000}s); last error: ${this.lastError}`);
     this.#restarts.push(now);
-    const fresh = new WasmVm(this.#module, this.abi, this.#spec);
+    const fresh = this.#newVm();
     try {
       fresh.start();
     } catch (err) {

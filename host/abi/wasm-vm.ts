@@ -34,6 +34,7 @@ export const enum Phase {
   Log,
   Done,
   Delete,
+  Tick,
 }
 
 type GuestFn = (...args: number[]) => number;
@@ -55,6 +56,11 @@ export class WasmVm {
   lastErrorLog = '';
   /** Host functions already reported as unimplemented (logged once each). */
   readonly reportedUnimplemented = new Set<string>();
+  /** Streams a callback acted on through proxy_set_effective_context: woken after it returns. */
+  touched: HttpStream[] | null = null;
+  /** Runs proxy_on_tick; set by the owner (WasmFilter), which decides what a trap there means. */
+  onTick: (() => void) | null = null;
+  #tickTimer: NodeJS.Timeout | null = null;
 
   #exports: Record<string, unknown> = {};
   #nextId = 1;
@@ -69,6 +75,7 @@ export class WasmVm {
   fnLog: GuestFn | null = null;
   fnDone: GuestFn | null = null;
   fnDelete: GuestFn | null = null;
+  fnTick: GuestFn | null = null;
 
   constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec) {
     this.module = module;
@@ -115,6 +122,7 @@ export class WasmVm {
     this.fnLog = fn('proxy_on_log');
     this.fnDone = fn('proxy_on_done');
     this.fnDelete = fn('proxy_on_delete');
+    this.fnTick = fn('proxy_on_tick');
 
     this.rootId = this.#nextId++;
     this.#run('proxy_on_context_create', Phase.Create, () => this.fnCreate?.(this.rootId, 0));
@@ -193,6 +201,24 @@ export class WasmVm {
       this.current = null;
       this.currentId = 0;
       this.phase = Phase.None;
+      if (this.touched !== null) this.#wakeTouched(stream);
+    }
+  }
+
+  /** A callback resumed, answered or reset other streams: let their chains act now it has returned. */
+  #wakeTouched(own: HttpStream | null): void {
+    const touched = this.touched!;
+    this.touched = null;
+    for (const s of touched) if (s !== own) s.wake?.();
+  }
+
+  /** proxy_set_tick_period_milliseconds: 0 stops the timer. */
+  setTickPeriod(ms: number): void {
+    if (this.#tickTimer) clearInterval(this.#tickTimer);
+    this.#tickTimer = null;
+    if (ms > 0 && this.fnTick && this.failed === null) {
+      this.#tickTimer = setInterval(() => this.onTick?.(), ms);
+      this.#tickTimer.unref();
     }
   }
 
@@ -226,11 +252,13 @@ export class WasmVm {
       }
     }
     this.failed ??= 'destroyed';
+    this.setTickPeriod(0);
+    this.onTick = null;
     this.#exports = {};
     this.#streams.clear();
     this.memory.attach(null);
     this.#alloc = null;
     this.fnCreate = this.fnRequestHeaders = this.fnRequestBody = this.fnResponseHeaders = null;
-    this.fnResponseBody = this.fnLog = this.fnDone = this.fnDelete = null;
+    this.fnResponseBody = this.fnLog = this.fnDone = this.fnDelete = this.fnTick = null;
   }
 }

@@ -91,6 +91,7 @@ export class FilterChain {
     this.#handles = new Array(filters.length);
     this.#req = new Direction(REQUEST_DIRECTION, orders.request);
     this.#res = new Direction(RESPONSE_DIRECTION, orders.response);
+    stream.wake = () => this.#wake();
   }
 
   get stopped(): boolean {
@@ -130,6 +131,7 @@ export class FilterChain {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopped = true;
+    this.#stream.wake = null;
     for (let i = 0; i < this.#filters.length; i++) {
       if (this.#handles[i] !== undefined && !this.#skip?.[i]) this.#filters[i].close(this.#handles[i], this.#stream);
     }
@@ -256,6 +258,23 @@ export class FilterChain {
     return false;
   }
 
+  /** A filter acted on this stream from outside its callbacks (e.g. proxy_continue_stream from a tick). */
+  #wake(): void {
+    if (this.#stopped) return;
+    const s = this.#stream;
+    if (s.localReply !== null || s.pendingClose !== 0) {
+      this.#afterCallback(this.#req);
+      return;
+    }
+    for (const dir of [this.#req, this.#res]) {
+      if (s.pendingResume & dir.bit) {
+        s.pendingResume &= ~dir.bit;
+        this.resume(dir);
+        if (this.#stopped) return;
+      }
+    }
+  }
+
   #takeResume(dir: Direction): boolean {
     if (this.#stream.pendingResume & dir.bit) {
       this.#stream.pendingResume &= ~dir.bit;
@@ -265,7 +284,7 @@ export class FilterChain {
   }
 
   /** proxy_continue_stream from a later callback: pick up where the direction stopped. */
-  resume(dir: Direction): void {
+  private resume(dir: Direction): void {
     if (this.#stopped) return;
     if (dir.headersPausedAt >= 0) {
       const k = dir.headersPausedAt;

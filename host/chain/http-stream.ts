@@ -48,6 +48,11 @@ export class HttpStream {
   pendingClose = 0;
   /** Values filters stored with proxy_set_property, readable back with proxy_get_property. */
   filterState: Map<string, Buffer> | null = null;
+  /**
+   * Set by the chain: carries out a resume, local reply or reset that a filter asked for from
+   * outside this stream's own callbacks (a tick, another stream's callback).
+   */
+  wake: (() => void) | null = null;
 
   constructor(id: string, requestHeaders: HeaderMap, connection: ConnectionInfo) {
     this.id = id;
