@@ -248,16 +248,21 @@ try {
   CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 } catch {}
 
-/** utime+stime of a process (all its threads), in microseconds; null if unreadable. */
-function procCpuUs(pid) {
+/** utime and stime of a process (all its threads), in microseconds; null if unreadable. */
+function procCpu(pid) {
   if (!pid) return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK; // fields 14, 15
+    return { user: (Number(f[11]) * 1e6) / CLK_TCK, sys: (Number(f[12]) * 1e6) / CLK_TCK }; // fields 14, 15
   } catch {
     return null;
   }
+}
+/** utime+stime of a process, in microseconds; null if unreadable. */
+function procCpuUs(pid) {
+  const c = procCpu(pid);
+  return c && c.user + c.sys;
 }
 
 /** Read and write syscalls made so far by a process (/proc/<pid>/io); null if unreadable. */
@@ -302,7 +307,8 @@ async function measure(cfg, target, upstreamPid, round) {
     await sleep(200);
   }
   const proxyPid = target.rec?.pid;
-  const p0 = procCpuUs(proxyPid);
+  const pc0 = procCpu(proxyPid);
+  const p0 = pc0 && pc0.user + pc0.sys;
   const io0 = procSyscalls(proxyPid);
   const u0 = procCpuUs(upstreamPid);
   const s0 = process.cpuUsage();
@@ -310,7 +316,8 @@ async function measure(cfg, target, upstreamPid, round) {
   const t0 = process.hrtime.bigint();
   const r = await runAutocannon(target.url, OPTS.duration);
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-  const p1 = procCpuUs(proxyPid);
+  const pc1 = procCpu(proxyPid);
+  const p1 = pc1 && pc1.user + pc1.sys;
   const io1 = procSyscalls(proxyPid);
   const u1 = procCpuUs(upstreamPid);
   const s1 = process.cpuUsage(s0);
@@ -332,6 +339,8 @@ async function measure(cfg, target, upstreamPid, round) {
     latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, avg: r.latency.average, max: r.latency.max },
     proxyCpuUs: proxyPid ? p1 - p0 : null,
     proxyCpuUsPerReq: proxyPid && requests ? (p1 - p0) / requests : null,
+    proxyUserUsPerReq: pc0 && pc1 && requests ? (pc1.user - pc0.user) / requests : null,
+    proxySysUsPerReq: pc0 && pc1 && requests ? (pc1.sys - pc0.sys) / requests : null,
     proxyCpuPctOfCore: proxyPid ? ((p1 - p0) / 1e6 / wallS) * 100 : null,
     proxyReadSyscallsPerReq: io0 && io1 && requests ? (io1.r - io0.r) / requests : null,
     proxyWriteSyscallsPerReq: io0 && io1 && requests ? (io1.w - io0.w) / requests : null,
@@ -542,6 +551,8 @@ function summarize(cfgs, measurements, invalid) {
       proxyCpuUsPerReq: median(pick('proxyCpuUsPerReq')),
       proxyCpuUsPerReqMin: minOf(pick('proxyCpuUsPerReq')),
       proxyCpuUsPerReqMax: maxOf(pick('proxyCpuUsPerReq')),
+      proxyUserUsPerReq: median(pick('proxyUserUsPerReq')),
+      proxySysUsPerReq: median(pick('proxySysUsPerReq')),
       proxyCpuPctOfCore: median(pick('proxyCpuPctOfCore')),
       proxyReadSyscallsPerReq: median(pick('proxyReadSyscallsPerReq')),
       proxyWriteSyscallsPerReq: median(pick('proxyWriteSyscallsPerReq')),
@@ -642,11 +653,12 @@ function report(cfgs, s, goals) {
   out.push('CPU time of the proxy process per request (utime+stime from /proc/<pid>/stat; lower is better)');
   out.push(
     table(
-      ['configuration', 'proxy µs/req', 'min..max', 'eff. vs fastify', 'eff. vs Outrigger-0', 'proxy %core', 'syscalls/req r+w', 'upstream µs/req', 'loadgen µs/req', 'machine busy'],
+      ['configuration', 'proxy µs/req', 'min..max', 'user+sys', 'eff. vs fastify', 'eff. vs Outrigger-0', 'proxy %core', 'syscalls/req r+w', 'upstream µs/req', 'loadgen µs/req', 'machine busy'],
       ids.map((id) => [
         label(id),
         fmt(s[id].proxyCpuUsPerReq, 1),
         s[id].proxyCpuUsPerReq == null ? '-' : `${fmt(s[id].proxyCpuUsPerReqMin, 1)}..${fmt(s[id].proxyCpuUsPerReqMax, 1)}`,
+        s[id].proxyUserUsPerReq == null ? '-' : `${fmt(s[id].proxyUserUsPerReq, 1)}+${fmt(s[id].proxySysUsPerReq, 1)}`,
         x(s[id].cpuEfficiencyVsFastify),
         x(s[id].cpuEfficiencyVsOutrigger0),
         s[id].proxyCpuPctOfCore == null ? '-' : `${fmt(s[id].proxyCpuPctOfCore)}%`,

@@ -8,10 +8,13 @@ export class GuestMemory {
   #buffer: ArrayBuffer | null = null;
   #u8: Uint8Array = new Uint8Array(0);
   #dv: DataView = new DataView(new ArrayBuffer(0));
+  /** The same bytes as a Buffer, for latin1 decoding and encoding without a copy. */
+  #buf: Buffer & { latin1Slice(start: number, end: number): string; latin1Write(s: string, offset: number): number } = Buffer.alloc(0) as never;
 
   attach(memory: WebAssembly.Memory | null): void {
     this.#memory = memory;
     this.#buffer = null;
+    this.#u8 = new Uint8Array(0);
   }
 
   get attached(): boolean {
@@ -19,11 +22,15 @@ export class GuestMemory {
   }
 
   #refresh(): void {
+    // Growing memory detaches the old buffer, and a detached buffer's views have length 0: that is
+    // cheaper to test on every access than reading memory.buffer.
+    if (this.#u8.byteLength !== 0) return;
     const buf = this.#memory ? this.#memory.buffer : null;
     if (buf !== this.#buffer) {
       this.#buffer = buf as ArrayBuffer | null;
       this.#u8 = buf ? new Uint8Array(buf) : new Uint8Array(0);
       this.#dv = buf ? new DataView(buf) : new DataView(new ArrayBuffer(0));
+      this.#buf = (buf ? Buffer.from(buf) : Buffer.alloc(0)) as never;
     }
   }
 
@@ -63,9 +70,20 @@ export class GuestMemory {
 
   /** Guest bytes decoded as latin1 (what HTTP header octets are), or null when out of bounds. */
   latin1(ptr: number, len: number): string | null {
-    const v = this.view(ptr, len);
-    if (v === null) return null;
-    return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+    this.#refresh();
+    const p = ptr >>> 0;
+    const n = len >>> 0;
+    if (p + n > this.#u8.byteLength) return null;
+    return this.#buf.latin1Slice(p, p + n);
+  }
+
+  /** Writes a latin1 string (one byte per char) at ptr. False when out of bounds. */
+  writeLatin1(ptr: number, s: string): boolean {
+    this.#refresh();
+    const p = ptr >>> 0;
+    if (p + s.length > this.#u8.byteLength) return false;
+    this.#buf.latin1Write(s, p);
+    return true;
   }
 
   writeU32(ptr: number, value: number): boolean {

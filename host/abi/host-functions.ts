@@ -164,7 +164,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
         if (vm.abi !== '0.1.0') return WasmResult.NotFound;
         return vm.returnBytes(Buffer.alloc(0), ptrOut, lenOut);
       }
-      return vm.returnBytes(Buffer.from(v, 'latin1'), ptrOut, lenOut);
+      return vm.returnLatin1(v, ptrOut, lenOut);
     },
 
     proxy_add_header_map_value(type, kp, kl, vp, vl) {

@@ -241,6 +241,23 @@ export class WasmVm {
     return 0;
   }
 
+  /** returnBytes for a header value or other latin1 string, without an intermediate Buffer. */
+  returnLatin1(value: string, ptrOut: number, lenOut: number): number {
+    const mem = this.memory;
+    if (!mem.inBounds(ptrOut, 4) || !mem.inBounds(lenOut, 4)) return 6;
+    const len = value.length;
+    if (len === 0) {
+      mem.writeU32(ptrOut, 0);
+      mem.writeU32(lenOut, 0);
+      return 0;
+    }
+    const ptr = this.#alloc!(len) >>> 0;
+    if (ptr === 0 || !mem.writeLatin1(ptr, value)) return 6;
+    mem.writeU32(ptrOut, ptr);
+    mem.writeU32(lenOut, len);
+    return 0;
+  }
+
   /** Ends the root context (on_done, on_delete) once no request uses this instance any more. */
   destroy(): void {
     if (this.failed === null && this.rootId !== 0) {

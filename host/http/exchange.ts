@@ -59,6 +59,12 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
 
   #resumeUpstream: (() => void) | null = null;
   #responseEosAtHeaders = false;
+  /**
+   * Bytes of a content-length body still to come, or -1 when unknown (chunked). Knowing which
+   * chunk is the last lets filters see end_of_stream on it, instead of in one more empty call.
+   */
+  #responseRemaining = -1;
+  #responseEosSent = false;
   #awaitFirstResponseData = false;
   #downstreamBlocked = false;
   /** content-length promised downstream, when not derived from a complete body. */
@@ -99,8 +105,17 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const req = this.#req;
     this.#res.once('close', () => this.#finish());
     if (!this.#requestEos) {
-      req.on('data', (chunk: Buffer) => this.#chain.requestData(chunk, false));
-      req.once('end', () => this.#chain.requestData(EMPTY, true));
+      const cl = req.headers['content-length'];
+      let remaining = cl !== undefined && req.headers['transfer-encoding'] === undefined ? Number(cl) : -1;
+      let eosSent = false;
+      req.on('data', (chunk: Buffer) => {
+        if (remaining >= 0) remaining -= chunk.byteLength;
+        eosSent = remaining === 0;
+        this.#chain.requestData(chunk, eosSent);
+      });
+      req.once('end', () => {
+        if (!eosSent) this.#chain.requestData(EMPTY, true);
+      });
       req.once('error', () => this.#abort(new Error('downstream request aborted')));
     }
     this.#chain.start(this.#requestEos);
@@ -193,21 +208,25 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     s.responseCode = statusCode;
     this.#resumeUpstream = resume;
     const method = this.#req.method;
-    this.#responseEosAtHeaders = method === 'HEAD' || statusCode === 204 || statusCode === 304 || s.responseHeaders.get('content-length') === '0';
+    const cl = s.responseHeaders.get('content-length');
+    this.#responseEosAtHeaders = method === 'HEAD' || statusCode === 204 || statusCode === 304 || cl === '0';
+    if (cl !== undefined && s.responseHeaders.get('transfer-encoding') === undefined) this.#responseRemaining = Number(cl);
     this.#chain.responseHeaders(this.#responseEosAtHeaders);
     return !this.#downstreamBlocked;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.#finished) return true;
-    this.#chain.responseData(chunk, false);
+    if (this.#responseRemaining >= 0) this.#responseRemaining -= chunk.byteLength;
+    this.#responseEosSent = this.#responseRemaining === 0;
+    this.#chain.responseData(chunk, this.#responseEosSent);
     return !this.#downstreamBlocked;
   }
 
   onComplete(): void {
     this.#upstreamDone = true;
     if (this.#finished) return;
-    if (!this.#responseEosAtHeaders) this.#chain.responseData(EMPTY, true);
+    if (!this.#responseEosAtHeaders && !this.#responseEosSent) this.#chain.responseData(EMPTY, true);
   }
 
   onError(err: Error): void {
