@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { FIXTURES, FILTERS, startProxy } from './helpers/proxy.mjs';
+import { FIXTURES, FILTERS, startProxy, withProxy } from './helpers/proxy.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
 
 const MiB = 1024 * 1024;
@@ -103,11 +103,8 @@ filters:
 });
 
 describe('body rewrites', () => {
-  let upstream;
-  let proxy;
-
-  before(async () => {
-    upstream = await startUpstream((req, res) => {
+  const env = withProxy(async () => {
+    const upstream = await startUpstream((req, res) => {
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
@@ -123,7 +120,7 @@ describe('body rewrites', () => {
         res.end(body);
       });
     });
-    proxy = await startProxy(`
+    const proxy = await startProxy(`
 upstream: ${upstream.url}
 max_buffered_body: 65536
 filters:
@@ -134,14 +131,11 @@ filters:
     file: ${FIXTURES}/body.wasm
     config: { mode: upper }
 `);
-  });
-  after(async () => {
-    await proxy?.close();
-    await upstream?.close();
+    return { upstream, proxy };
   });
 
   it('rewrites a response body and sends the new content-length', async () => {
-    const res = await request(`${proxy.url}/text`);
+    const res = await request(`${env.proxy.url}/text`);
     const text = await res.body.text();
     assert.equal(text, 'howdy-doo world, howdy-doo again, howdy-doo');
     assert.equal(res.headers['content-length'], String(Buffer.byteLength(text)));
@@ -149,18 +143,18 @@ filters:
   });
 
   it('rewrites a buffered request body and sends the upstream its exact length', async () => {
-    const res = await request(`${proxy.url}/echo`, { method: 'POST', body: 'make me loud' });
+    const res = await request(`${env.proxy.url}/echo`, { method: 'POST', body: 'make me loud' });
     assert.equal(await res.body.text(), 'MAKE ME LOUD');
     assert.equal(res.headers['x-got-length'], '12');
   });
 
   it('answers 413 when a buffering filter would hold more than max_buffered_body', async () => {
-    const res = await request(`${proxy.url}/echo`, { method: 'POST', body: randomBytes(200 * 1024) });
+    const res = await request(`${env.proxy.url}/echo`, { method: 'POST', body: randomBytes(200 * 1024) });
     assert.equal(res.statusCode, 413);
     assert.equal(res.headers['x-outrigger-error'], 'OUTRIGGER_REQUEST_BODY_TOO_LARGE');
     await res.body.text();
     // The proxy keeps serving.
-    const ok = await request(`${proxy.url}/echo`, { method: 'POST', body: 'still here' });
+    const ok = await request(`${env.proxy.url}/echo`, { method: 'POST', body: 'still here' });
     assert.equal(await ok.body.text(), 'STILL HERE');
   });
 });

@@ -3,16 +3,13 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { FIXTURES, FILTERS, startProxy } from './helpers/proxy.mjs';
+import { FIXTURES, FILTERS, startProxy, withProxy } from './helpers/proxy.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
 
 describe('filter chain', () => {
-  let upstream;
-  let proxy;
-
-  before(async () => {
-    upstream = await startUpstream();
-    proxy = await startProxy(`
+  const env = withProxy(async () => {
+    const upstream = await startUpstream();
+    const proxy = await startProxy(`
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
 filters:
@@ -26,18 +23,15 @@ filters:
     file: ${FILTERS}/add_header.wasm
     config: { header: x-hello, value: from-config }
 `);
-  });
-  after(async () => {
-    await proxy?.close();
-    await upstream?.close();
+    return { upstream, proxy };
   });
 
   it('runs the request phase in order and the response phase in reverse', async () => {
-    const res = await request(`${proxy.url}/order`);
+    const res = await request(`${env.proxy.url}/order`);
     await res.body.text();
     assert.equal(res.statusCode, 200);
     // Upstream saw the request after first then second appended to x-chain.
-    assert.equal(upstream.seen.at(-1).headers['x-chain'], 'a,b');
+    assert.equal(env.upstream.seen.at(-1).headers['x-chain'], 'a,b');
     // The upstream echoes its x-chain into x-upstream-chain; the response x-chain was appended to
     // by second, then first.
     assert.equal(res.headers['x-upstream-chain'], 'a,b');
@@ -45,14 +39,14 @@ filters:
   });
 
   it('passes each filter its own config', async () => {
-    const res = await request(`${proxy.url}/config`);
+    const res = await request(`${env.proxy.url}/config`);
     await res.body.text();
     assert.equal(res.headers['x-hello'], 'from-config');
-    assert.equal(upstream.seen.at(-1).headers['x-hello'], 'from-config');
+    assert.equal(env.upstream.seen.at(-1).headers['x-hello'], 'from-config');
   });
 
   it('forwards method, path, query, body and host, and sets x-forwarded-*', async () => {
-    const res = await request(`${proxy.url}/echo/path?q=1&r=%20`, {
+    const res = await request(`${env.proxy.url}/echo/path?q=1&r=%20`, {
       method: 'POST',
       body: 'payload',
       headers: { 'x-forwarded-for': '10.9.8.7', 'content-type': 'text/plain' },
@@ -63,13 +57,13 @@ filters:
     assert.equal(echoed.body, 'payload');
     assert.equal(echoed.headers['x-forwarded-for'], '10.9.8.7, 127.0.0.1');
     assert.equal(echoed.headers['x-forwarded-proto'], 'http');
-    assert.equal(echoed.headers.host, new URL(proxy.url).host);
+    assert.equal(echoed.headers.host, new URL(env.proxy.url).host);
   });
 
   it('drops hop-by-hop headers and the ones Connection names', async () => {
     // node:http sends the Connection header exactly as given (undici rewrites it).
     const echoed = await new Promise((resolve, reject) => {
-      const req = http.get(`${proxy.url}/hop`, {
+      const req = http.get(`${env.proxy.url}/hop`, {
         headers: { connection: 'keep-alive, x-private-hop', 'x-private-hop': 'secret', 'proxy-authorization': 'Basic x', 'x-kept': 'yes' },
       }, (res) => {
         const chunks = [];
@@ -78,14 +72,14 @@ filters:
       });
       req.on('error', reject);
     });
-    assert.equal(upstream.seen.at(-1).rawHeaders.some((h) => /x-private-hop/i.test(h)), false);
+    assert.equal(env.upstream.seen.at(-1).rawHeaders.some((h) => /x-private-hop/i.test(h)), false);
     assert.equal(echoed.headers['x-private-hop'], undefined);
     assert.equal(echoed.headers['proxy-authorization'], undefined);
     assert.equal(echoed.headers['x-kept'], 'yes');
   });
 
   it('reports each filter on the admin API', async () => {
-    const res = await request(`${proxy.admin}/filters`);
+    const res = await request(`${env.proxy.admin}/filters`);
     const body = await res.body.json();
     assert.deepEqual(body.filters.map((f) => [f.name, f.state]), [['first', 'active'], ['second', 'active'], ['hello', 'active']]);
     assert.match(body.filters[0].sha256, /^[0-9a-f]{64}$/);
@@ -93,12 +87,9 @@ filters:
 });
 
 describe('local responses', () => {
-  let upstream;
-  let proxy;
-
-  before(async () => {
-    upstream = await startUpstream();
-    proxy = await startProxy(`
+  const env = withProxy(async () => {
+    const upstream = await startUpstream();
+    const proxy = await startProxy(`
 upstream: ${upstream.url}
 filters_dir: ${FILTERS}
 filters:
@@ -109,28 +100,25 @@ filters:
     file: add_header.wasm
     config: { header: x-after, value: ran }
 `);
-  });
-  after(async () => {
-    await proxy?.close();
-    await upstream?.close();
+    return { upstream, proxy };
   });
 
   it('answers 401 without calling the upstream or the rest of the chain', async () => {
-    const before = upstream.seen.length;
-    const res = await request(`${proxy.url}/secret`);
+    const before = env.upstream.seen.length;
+    const res = await request(`${env.proxy.url}/secret`);
     assert.equal(res.statusCode, 401);
     assert.equal(await res.body.text(), 'missing API key\n');
     assert.equal(res.headers['www-authenticate'], 'ApiKey');
     assert.equal(res.headers['content-length'], '16');
     assert.equal(res.headers['x-after'], undefined);
-    assert.equal(upstream.seen.length, before);
+    assert.equal(env.upstream.seen.length, before);
   });
 
   it('answers 403 for a wrong key and lets a right one through without the key', async () => {
-    const bad = await request(`${proxy.url}/secret`, { headers: { 'x-api-key': 'nope' } });
+    const bad = await request(`${env.proxy.url}/secret`, { headers: { 'x-api-key': 'nope' } });
     assert.equal(bad.statusCode, 403);
     await bad.body.text();
-    const good = await request(`${proxy.url}/secret`, { headers: { 'x-api-key': 'k2' } });
+    const good = await request(`${env.proxy.url}/secret`, { headers: { 'x-api-key': 'k2' } });
     assert.equal(good.statusCode, 200);
     const echoed = await good.body.json();
     assert.equal(echoed.headers['x-api-key'], undefined);
@@ -138,19 +126,16 @@ filters:
   });
 
   it('logs proxy_log lines tagged with the filter name', () => {
-    const line = proxy.logs.find((l) => l.filter === 'auth' && /2 key\(s\)/.test(l.msg));
+    const line = env.proxy.logs.find((l) => l.filter === 'auth' && /2 key\(s\)/.test(l.msg));
     assert.ok(line, 'the filter logged its configuration through proxy_log');
     assert.equal(line.level, 30);
   });
 });
 
 describe('a filter that stops the request headers', () => {
-  let upstream;
-  let proxy;
-
-  before(async () => {
-    upstream = await startUpstream();
-    proxy = await startProxy(`
+  const env = withProxy(async () => {
+    const upstream = await startUpstream();
+    const proxy = await startProxy(`
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
 filters:
@@ -160,15 +145,12 @@ filters:
     file: append.wasm
     config: { value: after }
 `);
-  });
-  after(async () => {
-    await proxy?.close();
-    await upstream?.close();
+    return { upstream, proxy };
   });
 
   it('holds the request (and its body) until the filter continues it from a tick', async () => {
     const t0 = Date.now();
-    const res = await request(`${proxy.url}/hold/me`, { method: 'POST', body: 'body sent while held' });
+    const res = await request(`${env.proxy.url}/hold/me`, { method: 'POST', body: 'body sent while held' });
     const echoed = await res.body.json();
     assert.equal(res.statusCode, 200);
     assert.ok(Date.now() - t0 >= 40, 'held until the 50 ms tick');
@@ -178,7 +160,7 @@ filters:
   });
 
   it('lets other requests through meanwhile', async () => {
-    const [held, free] = await Promise.all([request(`${proxy.url}/hold/2`), request(`${proxy.url}/free`)]);
+    const [held, free] = await Promise.all([request(`${env.proxy.url}/hold/2`), request(`${env.proxy.url}/free`)]);
     const freeBody = await free.body.json();
     const heldBody = await held.body.json();
     assert.equal(freeBody.headers['x-held'], undefined);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { FIXTURES, startProxy } from './helpers/proxy.mjs';
+import { FIXTURES, startProxy, withProxy } from './helpers/proxy.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
 
 describe('a trapping filter', () => {
@@ -86,26 +86,20 @@ filters:
 });
 
 describe('a guest passing bad pointers', () => {
-  let upstream;
-  let proxy;
-
-  before(async () => {
-    upstream = await startUpstream();
-    proxy = await startProxy(`
+  const env = withProxy(async () => {
+    const upstream = await startUpstream();
+    const proxy = await startProxy(`
 upstream: ${upstream.url}
 filters:
   - name: hostile
     file: ${FIXTURES}/bad_pointers.wasm
 `);
-  });
-  after(async () => {
-    await proxy?.close();
-    await upstream?.close();
+    return { upstream, proxy };
   });
 
   it('gets the ABI error codes, never crashes the host', async () => {
     for (let round = 0; round < 3; round++) {
-      const res = await request(`${proxy.url}/x`);
+      const res = await request(`${env.proxy.url}/x`);
       assert.equal(res.statusCode, 200);
       const codes = Object.fromEntries((await res.body.text()).trim().split('\n').map((l) => l.split('=')));
       const InvalidMemoryAccess = '6';
@@ -134,8 +128,8 @@ filters:
         random_get: '21',
       });
     }
-    assert.equal(upstream.seen.length, 0);
-    const traps = proxy.logs.filter((l) => l.code === 'OUTRIGGER_FILTER_TRAP');
+    assert.equal(env.upstream.seen.length, 0);
+    const traps = env.proxy.logs.filter((l) => l.code === 'OUTRIGGER_FILTER_TRAP');
     assert.equal(traps.length, 0);
   });
 });

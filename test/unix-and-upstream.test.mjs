@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, request } from 'undici';
-import { FILTERS, SOLO, startProxy, tempDir } from './helpers/proxy.mjs';
+import { FILTERS, SOLO, startProxy, tempDir, withProxy } from './helpers/proxy.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
 
 describe('unix sockets', () => {
@@ -99,12 +99,9 @@ describe('upstream failures', () => {
 });
 
 describe('a filter built with @solo-io/proxy-runtime (ABI 0.2.0, AssemblyScript 0.17)', () => {
-  let upstream;
-  let proxy;
-
-  before(async () => {
-    upstream = await startUpstream();
-    proxy = await startProxy(`
+  const env = withProxy(async () => {
+    const upstream = await startUpstream();
+    const proxy = await startProxy(`
 upstream: ${upstream.url}
 filters:
   - name: solo
@@ -112,30 +109,27 @@ filters:
     root_id: solo_filter
     config: configured-by-outrigger
 `);
-  });
-  after(async () => {
-    await proxy?.close();
-    await upstream?.close();
+    return { upstream, proxy };
   });
 
   it('runs unmodified: reads and adds headers, reads its config', async () => {
-    const res = await request(`${proxy.url}/hello`, { method: 'PUT', body: 'x' });
+    const res = await request(`${env.proxy.url}/hello`, { method: 'PUT', body: 'x' });
     await res.body.text();
     assert.equal(res.statusCode, 200);
-    assert.equal(upstream.seen.at(-1).headers['x-solo-seen'], '1');
+    assert.equal(env.upstream.seen.at(-1).headers['x-solo-seen'], '1');
     assert.equal(res.headers['x-solo-config'], 'configured-by-outrigger');
     assert.equal(res.headers['x-solo-method'], 'PUT');
-    const filters = await (await request(`${proxy.admin}/filters`)).body.json();
+    const filters = await (await request(`${env.proxy.admin}/filters`)).body.json();
     assert.equal(filters.filters[0].abi, '0.2.0');
   });
 
   it('sends its local response', async () => {
-    const before = upstream.seen.length;
-    const res = await request(`${proxy.url}/solo-deny`);
+    const before = env.upstream.seen.length;
+    const res = await request(`${env.proxy.url}/solo-deny`);
     assert.equal(res.statusCode, 403);
     assert.equal(res.headers['x-solo'], 'denied');
     assert.equal(await res.body.text(), 'denied by solo\n');
-    assert.equal(upstream.seen.length, before);
-    assert.equal(proxy.logs.filter((l) => l.code === 'OUTRIGGER_FILTER_TRAP').length, 0);
+    assert.equal(env.upstream.seen.length, before);
+    assert.equal(env.proxy.logs.filter((l) => l.code === 'OUTRIGGER_FILTER_TRAP').length, 0);
   });
 });

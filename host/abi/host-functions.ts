@@ -8,7 +8,7 @@ import { REQUEST_DIRECTION, RESPONSE_DIRECTION } from '../chain/http-stream.js';
 import { MAX_LOG_MESSAGE_BYTES } from '../limits.js';
 import { validHeaderName, validHeaderValue } from './header-syntax.js';
 import { parsePairs, serializePairs } from './pairs.js';
-import { getProperty, splitPropertyPath } from './properties.js';
+import { getProperty, propertyPathParts } from './properties.js';
 import { Phase, type WasmVm } from './wasm-vm.js';
 
 type HostFn = (...args: number[]) => number;
@@ -201,7 +201,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     proxy_get_property(pp, pl, ptrOut, lenOut) {
       const path = mem.latin1(pp, pl);
       if (path === null) return WasmResult.InvalidMemoryAccess;
-      const value = getProperty(vm, vm.current, splitPropertyPath(path));
+      const value = getProperty(vm, vm.current, propertyPathParts(path));
       if (value === undefined) return WasmResult.NotFound;
       return vm.returnBytes(value, ptrOut, lenOut);
     },
@@ -212,7 +212,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (path === null || value === null) return WasmResult.InvalidMemoryAccess;
       const s = vm.current;
       if (s === null) return WasmResult.NotFound;
-      (s.filterState ??= new Map()).set(splitPropertyPath(path).join('.'), value);
+      (s.filterState ??= new Map()).set(propertyPathParts(path).join('.'), value);
       return WasmResult.Ok;
     },
 

@@ -7,6 +7,18 @@ import type { WasmVm } from './wasm-vm.js';
 
 const PLUGIN_KEYS = new Set(['plugin_name', 'plugin_root_id', 'plugin_vm_id']);
 
+const splitCache = new Map<string, readonly string[]>();
+
+/** splitPropertyPath, memoized: filters ask for the same few paths on every request. */
+export function propertyPathParts(path: string): readonly string[] {
+  let parts = splitCache.get(path);
+  if (parts === undefined) {
+    parts = splitPropertyPath(path);
+    if (splitCache.size < 1024) splitCache.set(path, parts);
+  }
+  return parts;
+}
+
 /** Splits a guest-supplied path on NUL (trailing NUL allowed), or on '.' when it has no NUL. */
 export function splitPropertyPath(path: string): string[] {
   if (path.includes('\0')) {
@@ -89,7 +101,7 @@ function responseProperty(s: HttpStream, name: string, rest: string | undefined)
 }
 
 /** The property's value, or undefined for NotFound. */
-export function getProperty(vm: WasmVm, stream: HttpStream | null, parts: string[]): Buffer | undefined {
+export function getProperty(vm: WasmVm, stream: HttpStream | null, parts: readonly string[]): Buffer | undefined {
   const [root, name, rest] = parts;
   switch (root) {
     case 'plugin_name':

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { pino } from 'pino';
 import { parseConfig } from '../../dist/host/config/load-config.js';
 import { startOutrigger } from '../../dist/host/server.js';
@@ -50,4 +51,18 @@ export async function startProxy(yaml, { dir = tempDir(), listen = '127.0.0.1:0'
     dir,
     close: () => running.close(),
   };
+}
+
+/**
+ * Registers before/after hooks for a describe block: `start` returns { upstream, proxy, ... }, and
+ * the returned object holds them for the tests; both are closed after the block.
+ */
+export function withProxy(start) {
+  const env = {};
+  before(async () => Object.assign(env, await start()));
+  after(async () => {
+    await env.proxy?.close();
+    await env.upstream?.close();
+  });
+  return env;
 }
