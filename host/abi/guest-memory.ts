@@ -2,6 +2,22 @@
 // buffer changes, because any call into the guest may grow memory and detach the old buffer.
 
 const utf8 = new TextDecoder('utf-8');
+const fcc = String.fromCharCode;
+
+/** Up to 8 bytes as a latin1 string: a fixed-arity fromCharCode is ~3x faster than a Buffer slice. */
+function latin1Upto8(u8: Uint8Array, p: number, n: number): string {
+  switch (n) {
+    case 0: return '';
+    case 1: return fcc(u8[p]);
+    case 2: return fcc(u8[p], u8[p + 1]);
+    case 3: return fcc(u8[p], u8[p + 1], u8[p + 2]);
+    case 4: return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3]);
+    case 5: return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4]);
+    case 6: return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5]);
+    case 7: return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5], u8[p + 6]);
+    default: return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5], u8[p + 6], u8[p + 7]);
+  }
+}
 
 export class GuestMemory {
   #memory: WebAssembly.Memory | null = null;
@@ -73,7 +89,11 @@ export class GuestMemory {
     this.#refresh();
     const p = ptr >>> 0;
     const n = len >>> 0;
-    if (p + n > this.#u8.byteLength) return null;
+    const u8 = this.#u8;
+    if (p + n > u8.byteLength) return null;
+    // Header names and values are mostly short: build those directly.
+    if (n <= 8) return latin1Upto8(u8, p, n);
+    if (n <= 16) return latin1Upto8(u8, p, 8) + latin1Upto8(u8, p + 8, n - 8);
     return this.#buf.latin1Slice(p, p + n);
   }
 

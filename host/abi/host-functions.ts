@@ -203,7 +203,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (path === null) return WasmResult.InvalidMemoryAccess;
       const value = getProperty(vm, vm.current, propertyPathParts(path));
       if (value === undefined) return WasmResult.NotFound;
-      return vm.returnBytes(value, ptrOut, lenOut);
+      return typeof value === 'string' ? vm.returnLatin1(value, ptrOut, lenOut) : vm.returnBytes(value, ptrOut, lenOut);
     },
 
     proxy_set_property(pp, pl, vp, vl) {

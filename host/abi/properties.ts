@@ -39,15 +39,16 @@ function int64(n: number | bigint): Buffer {
   return b;
 }
 
-function str(s: string | undefined): Buffer | undefined {
-  return s === undefined ? undefined : Buffer.from(s, 'latin1');
+/** Strings stay strings (latin1 octets) until copied into the guest: no intermediate Buffer. */
+function str(s: string | undefined): string | undefined {
+  return s;
 }
 
 function splitAddress(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
-function requestProperty(s: HttpStream, name: string, rest: string | undefined): Buffer | undefined {
+function requestProperty(s: HttpStream, name: string, rest: string | undefined): PropertyValue {
   const h = s.requestHeaders;
   switch (name) {
     case 'path':
@@ -88,7 +89,7 @@ function requestProperty(s: HttpStream, name: string, rest: string | undefined):
   }
 }
 
-function responseProperty(s: HttpStream, name: string, rest: string | undefined): Buffer | undefined {
+function responseProperty(s: HttpStream, name: string, rest: string | undefined): PropertyValue {
   switch (name) {
     case 'code':
       return s.responseCode ? int64(s.responseCode) : undefined;
@@ -100,8 +101,11 @@ function responseProperty(s: HttpStream, name: string, rest: string | undefined)
   }
 }
 
+/** A property's value: raw bytes, a latin1 string, or undefined for NotFound. */
+export type PropertyValue = Buffer | string | undefined;
+
 /** The property's value, or undefined for NotFound. */
-export function getProperty(vm: WasmVm, stream: HttpStream | null, parts: readonly string[]): Buffer | undefined {
+export function getProperty(vm: WasmVm, stream: HttpStream | null, parts: readonly string[]): PropertyValue {
   const [root, name, rest] = parts;
   switch (root) {
     case 'plugin_name':

@@ -39,6 +39,11 @@ export const enum Phase {
 
 type GuestFn = (...args: number[]) => number;
 
+const ROOT_CONTEXT_ID = 1;
+/** Stream context ids: generation (1..MAX_GENERATION) × SLOT_SPAN + slot; all below 2^31. */
+const SLOT_SPAN = 1 << 20;
+const MAX_GENERATION = (1 << 11) - 1;
+
 export class WasmVm {
   readonly module: WebAssembly.Module;
   readonly abi: AbiVersion;
@@ -63,8 +68,15 @@ export class WasmVm {
   #tickTimer: NodeJS.Timeout | null = null;
 
   #exports: Record<string, unknown> = {};
-  #nextId = 1;
-  readonly #streams = new Map<number, HttpStream>();
+  /**
+   * Stream contexts by slot. A context id is generation × 2^20 + slot: slots are reused, ids are not
+   * (until a slot's 11-bit generation wraps), so a stale id finds nothing. Cheaper than a Map, which
+   * pays for every insert and delete of ever-growing keys.
+   */
+  readonly #slots: (HttpStream | undefined)[] = [];
+  readonly #slotGen: number[] = [];
+  readonly #freeSlots: number[] = [];
+  #live = 0;
   #alloc: GuestFn | null = null;
 
   fnCreate: GuestFn | null = null;
@@ -124,7 +136,7 @@ export class WasmVm {
     this.fnDelete = fn('proxy_on_delete');
     this.fnTick = fn('proxy_on_tick');
 
-    this.rootId = this.#nextId++;
+    this.rootId = ROOT_CONTEXT_ID;
     this.#run('proxy_on_context_create', Phase.Create, () => this.fnCreate?.(this.rootId, 0));
     const vmStart = fn('proxy_on_vm_start');
     if (vmStart) {
@@ -164,24 +176,34 @@ export class WasmVm {
 
   /** Creates a stream context for one request. Returns its id. Throws the guest's error on a trap. */
   createStream(stream: HttpStream): number {
-    const id = this.#nextId++;
-    this.#streams.set(id, stream);
+    const slot = this.#freeSlots.length ? this.#freeSlots.pop()! : this.#slots.length;
+    if (slot >= SLOT_SPAN) throw new Error(`more than ${SLOT_SPAN} concurrent requests on one filter instance`);
+    const gen = slot < this.#slotGen.length ? (this.#slotGen[slot] % MAX_GENERATION) + 1 : 1;
+    this.#slotGen[slot] = gen;
+    this.#slots[slot] = stream;
+    this.#live++;
+    const id = gen * SLOT_SPAN + slot;
     if (this.fnCreate) this.call(this.fnCreate, Phase.Create, stream, id, this.rootId, 0);
     return id;
   }
 
   forgetStream(id: number): void {
-    this.#streams.delete(id);
+    const slot = id % SLOT_SPAN;
+    if (this.#slots[slot] === undefined || this.#slotGen[slot] !== Math.floor(id / SLOT_SPAN)) return;
+    this.#slots[slot] = undefined;
+    this.#freeSlots.push(slot);
+    this.#live--;
   }
 
   /** The stream of a context id, for proxy_set_effective_context; undefined when unknown. */
   streamOf(id: number): HttpStream | null | undefined {
     if (id === this.rootId) return null;
-    return this.#streams.get(id);
+    const slot = id % SLOT_SPAN;
+    return this.#slotGen[slot] === Math.floor(id / SLOT_SPAN) ? this.#slots[slot] : undefined;
   }
 
   get liveStreams(): number {
-    return this.#streams.size;
+    return this.#live;
   }
 
   /**
@@ -209,7 +231,7 @@ export class WasmVm {
   #wakeTouched(own: HttpStream | null): void {
     const touched = this.touched!;
     this.touched = null;
-    for (const s of touched) if (s !== own) s.wake?.();
+    for (const s of touched) if (s !== own) s.wake();
   }
 
   /** proxy_set_tick_period_milliseconds: 0 stops the timer. */
@@ -272,7 +294,8 @@ export class WasmVm {
     this.setTickPeriod(0);
     this.onTick = null;
     this.#exports = {};
-    this.#streams.clear();
+    this.#slots.length = 0;
+    this.#live = 0;
     this.memory.attach(null);
     this.#alloc = null;
     this.fnCreate = this.fnRequestHeaders = this.fnRequestBody = this.fnResponseHeaders = null;

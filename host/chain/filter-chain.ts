@@ -91,7 +91,7 @@ export class FilterChain {
     this.#handles = new Array(filters.length);
     this.#req = new Direction(REQUEST_DIRECTION, orders.request);
     this.#res = new Direction(RESPONSE_DIRECTION, orders.response);
-    stream.wake = () => this.#wake();
+    stream.waker = this;
   }
 
   get stopped(): boolean {
@@ -131,7 +131,7 @@ export class FilterChain {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopped = true;
-    this.#stream.wake = null;
+    this.#stream.waker = null;
     for (let i = 0; i < this.#filters.length; i++) {
       if (this.#handles[i] !== undefined && !this.#skip?.[i]) this.#filters[i].close(this.#handles[i], this.#stream);
     }
@@ -259,7 +259,7 @@ export class FilterChain {
   }
 
   /** A filter acted on this stream from outside its callbacks (e.g. proxy_continue_stream from a tick). */
-  #wake(): void {
+  wake(): void {
     if (this.#stopped) return;
     const s = this.#stream;
     if (s.localReply !== null || s.pendingClose !== 0) {

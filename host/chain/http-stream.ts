@@ -52,7 +52,11 @@ export class HttpStream {
    * Set by the chain: carries out a resume, local reply or reset that a filter asked for from
    * outside this stream's own callbacks (a tick, another stream's callback).
    */
-  wake: (() => void) | null = null;
+  waker: { wake(): void } | null = null;
+
+  wake(): void {
+    this.waker?.wake();
+  }
 
   constructor(id: string, requestHeaders: HeaderMap, connection: ConnectionInfo) {
     this.id = id;

@@ -35,14 +35,33 @@ export function registerRootContext(rootId: string, factory: RootContextFactory)
   factories.push(factory);
 }
 
+let lastRootId: u32 = 0;
+let lastRoot: RootContext | null = null;
+
 /** The live root context with this id, or null. */
 export function getRootContext(contextId: u32): RootContext | null {
-  return roots.has(contextId) ? roots.get(contextId) : null;
+  // Every stream context is created under the same root: answer it without a map lookup.
+  if (contextId == lastRootId && lastRoot !== null) return lastRoot;
+  if (!roots.has(contextId)) return null;
+  const root = roots.get(contextId);
+  lastRootId = contextId;
+  lastRoot = root;
+  return root;
 }
+
+// The host calls one context several times in a row (headers, body, log, done, delete): the last
+// one looked up answers without touching the map.
+let lastId: u32 = 0;
+let lastCtx: HttpContext | null = null;
 
 /** The live HTTP context with this id, or null. */
 export function getHttpContext(contextId: u32): HttpContext | null {
-  return streams.has(contextId) ? streams.get(contextId) : null;
+  if (contextId == lastId && lastCtx !== null) return lastCtx;
+  if (!streams.has(contextId)) return null;
+  const ctx = streams.get(contextId);
+  lastId = contextId;
+  lastCtx = ctx;
+  return ctx;
 }
 
 function findFactory(rootId: string): RootContextFactory | null {
@@ -78,11 +97,11 @@ export function onContextCreate(contextId: u32, parentContextId: u32): void {
     roots.set(contextId, root);
     return;
   }
-  if (!roots.has(parentContextId)) {
+  const root = getRootContext(parentContextId);
+  if (root === null) {
     log.error("outrigger-sdk: context " + contextId.toString() + " created under unknown root context " + parentContextId.toString());
     return;
   }
-  const root = roots.get(parentContextId);
   const ctx = root.createHttpContext(contextId);
   ctx.contextId = contextId;
   ctx.rootContextId = parentContextId;
@@ -209,12 +228,14 @@ export function onDelete(contextId: u32): void {
   const ctx = getHttpContext(contextId);
   if (ctx !== null) {
     streams.delete(contextId);
+    if (lastId == contextId) lastCtx = null;
     ctx.onDelete();
     return;
   }
   const root = getRootContext(contextId);
   if (root !== null) {
     roots.delete(contextId);
+    if (lastRootId == contextId) lastRoot = null;
     root.onDelete();
     return;
   }

@@ -12,7 +12,7 @@ import {
   proxy_replace_header_map_value,
   proxy_set_header_map_pairs,
 } from "./imports";
-import { RET_LEN, RET_PTR, clearReturnSlots, fromUtf8, takeHostBlock, toUtf8 } from "./memory";
+import { RET_LEN, RET_PTR, clearReturnSlots, fromUtf8, takeHostBlock, toUtf8, utf8ForHost } from "./memory";
 
 /** One header: name and value. Repeated headers appear as several pairs, in order. */
 export class HeaderPair {
@@ -88,7 +88,7 @@ export function deserializeHeaders(buf: ArrayBuffer): Array<HeaderPair> {
 
 /** The first value of header `name`, or null when it is absent (NotFound) or on any host error. */
 export function getHeader(map: MapType, name: string): string | null {
-  const key = toUtf8(name);
+  const key = utf8ForHost(name);
   clearReturnSlots();
   const status = proxy_get_header_map_value(<u32>map, changetype<usize>(key), <usize>key.byteLength, RET_PTR, RET_LEN);
   if (status != WasmResult.Ok) return null;
@@ -113,23 +113,23 @@ export function setHeaders(map: MapType, headers: Array<HeaderPair>): WasmResult
 
 /** Appends a value, keeping existing values of the same name. */
 export function addHeader(map: MapType, name: string, value: string): WasmResult {
-  const k = toUtf8(name);
-  const v = toUtf8(value);
+  const k = utf8ForHost(name);
+  const v = utf8ForHost(value);
   return <WasmResult>proxy_add_header_map_value(
     <u32>map, changetype<usize>(k), <usize>k.byteLength, changetype<usize>(v), <usize>v.byteLength);
 }
 
 /** Sets the header to this single value, adding it when missing. */
 export function replaceHeader(map: MapType, name: string, value: string): WasmResult {
-  const k = toUtf8(name);
-  const v = toUtf8(value);
+  const k = utf8ForHost(name);
+  const v = utf8ForHost(value);
   return <WasmResult>proxy_replace_header_map_value(
     <u32>map, changetype<usize>(k), <usize>k.byteLength, changetype<usize>(v), <usize>v.byteLength);
 }
 
 /** Removes every value of the header (Ok when it was absent). */
 export function removeHeader(map: MapType, name: string): WasmResult {
-  const k = toUtf8(name);
+  const k = utf8ForHost(name);
   return <WasmResult>proxy_remove_header_map_value(<u32>map, changetype<usize>(k), <usize>k.byteLength);
 }
 

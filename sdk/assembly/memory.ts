@@ -66,6 +66,35 @@ export function toUtf8(str: string): ArrayBuffer {
   return String.UTF8.encode(str, false);
 }
 
+// Filters pass the same strings on every request (literals, names and values read from config):
+// remembering the last few encodings by string identity saves an allocation and an encode per host
+// call. Strings are immutable and the cache holds them, so an identical pointer means identical text.
+const CACHE_SIZE = 16;
+const cachedStrings = new StaticArray<usize>(CACHE_SIZE);
+const cachedKeep = new StaticArray<string | null>(CACHE_SIZE);
+const cachedBytes = new StaticArray<ArrayBuffer | null>(CACHE_SIZE);
+let cacheNext = 0;
+
+/**
+ * UTF-8 bytes of a string for passing to the host, from a small identity cache. The result is
+ * shared: read it, never modify it.
+ */
+export function utf8ForHost(str: string): ArrayBuffer {
+  const key = changetype<usize>(str);
+  for (let i = 0; i < CACHE_SIZE; i++) {
+    if (unchecked(cachedStrings[i]) == key) return changetype<ArrayBuffer>(unchecked(cachedBytes[i]));
+  }
+  const bytes = String.UTF8.encode(str, false);
+  // Only short strings: header names and values, property paths.
+  if (bytes.byteLength <= 256) {
+    unchecked((cachedStrings[cacheNext] = key));
+    unchecked((cachedKeep[cacheNext] = str));
+    unchecked((cachedBytes[cacheNext] = bytes));
+    cacheNext = (cacheNext + 1) % CACHE_SIZE;
+  }
+  return bytes;
+}
+
 /** Decodes UTF-8 bytes into a string. */
 export function fromUtf8(buf: ArrayBuffer): string {
   return String.UTF8.decode(buf, false);

@@ -10,10 +10,17 @@ import { RET_LEN, RET_PTR, clearReturnSlots, fromUtf8, takeHostBlock, toUtf8 } f
 import { Result } from "./result";
 import { HeaderPair, deserializeHeaders } from "./headers";
 
+let lastPath: string | null = null;
+let lastEncoded: ArrayBuffer | null = null;
+
 /** "request.path" → "request\0path" (unchanged when it already contains a NUL). */
 export function encodePropertyPath(path: string): ArrayBuffer {
-  if (path.indexOf("\0") >= 0) return toUtf8(path);
-  return toUtf8(path.replaceAll(".", "\0"));
+  // Filters usually ask for the same path again and again: skip the rewrite when it is the same string.
+  if (lastPath !== null && changetype<usize>(lastPath) == changetype<usize>(path)) return changetype<ArrayBuffer>(lastEncoded);
+  const encoded = path.indexOf("\0") >= 0 ? toUtf8(path) : toUtf8(path.replaceAll(".", "\0"));
+  lastPath = path;
+  lastEncoded = encoded;
+  return encoded;
 }
 
 /** Segments → the NUL-joined wire form. */
