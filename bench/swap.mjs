@@ -57,7 +57,7 @@ const upstreamUrl = `http://127.0.0.1:${upstream.address().port}`;
 const config = (order) => `listen: 127.0.0.1:0
 admin: false
 upstream: ${upstreamUrl}
-log_level: warn
+log_level: info
 filters:
   - name: stamp
     file: ${stampFile}

@@ -88,7 +88,7 @@ export class Reloader {
       const result = await manager.apply(next);
       this.#config = next;
       this.#opts.applySettings(next, prev);
-      if (next.filtersDir !== prev.filtersDir) this.#watch();
+      if (next.filtersDir !== prev.filtersDir || next.filters.some((f, i) => f.path !== prev.filters[i]?.path)) this.#watch();
       if (result.changed || result.rejected.length) logger.info({ reason, generation: result.generation, changes: result.changes, rejected: result.rejected }, 'reload applied');
       return result;
     } catch (err) {
@@ -104,14 +104,22 @@ export class Reloader {
     for (const w of this.#watchers) w.close();
     this.#watchers = [];
     const { logger, configFile } = this.#opts;
-    // Directories, not files: editors and `mv` replace a file, which ends a watch on it.
+    // Directories, not files: editors and `mv` replace a file, which ends a watch on it. The filters
+    // directory (any .wasm), plus the directory of every listed file and of the config (those names).
+    const names = new Map<string, Set<string>>();
+    const addName = (file: string) => {
+      const d = path.dirname(file);
+      if (!names.has(d)) names.set(d, new Set());
+      names.get(d)!.add(path.basename(file));
+    };
+    for (const f of this.#config.filters) addName(f.path);
+    if (configFile) addName(configFile);
+    const filtersDir = this.#config.filtersDir;
     const byDir = new Map<string, (name: string) => boolean>();
-    byDir.set(this.#config.filtersDir, (name) => name.endsWith('.wasm') && !isTempName(name));
-    if (configFile) {
-      const base = path.basename(configFile);
-      const cdir = path.dirname(configFile);
-      const other = byDir.get(cdir);
-      byDir.set(cdir, (name) => name === base || (other?.(name) ?? false));
+    for (const dir of new Set([filtersDir, ...names.keys()])) {
+      const listed = names.get(dir);
+      const anyWasm = dir === filtersDir;
+      byDir.set(dir, (name) => !isTempName(name) && ((anyWasm && name.endsWith('.wasm')) || (listed?.has(name) ?? false)));
     }
     for (const [dir, relevant] of byDir) {
       const onError = (err: Error) => logger.warn({ dir, err: err.message }, 'watching a directory failed; relying on the periodic rescan');
