@@ -27,6 +27,9 @@ const API_KEY = 'bench-key';
 // ---------------------------------------------------------------------------------------------
 // Options
 
+/** Flags for every proxy child (none by default: each runs as `node <script>`). */
+const DEFAULT_NODE_FLAGS = '';
+
 const USAGE = `usage: node bench/run.mjs [options]     (npm run bench builds first)
   --rounds N         rounds; every configuration is measured once per round (default 5; quick 1)
   --duration S       measured seconds per measurement (default 8; quick 2)
@@ -36,6 +39,8 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench builds fir
   --profile          run the proxies under node --cpu-prof and print their top self-time functions
                      (the profiler slows them: numbers from such a run are not comparable)
   --out FILE         JSON results (default bench/results/latest.json)
+  --node-flags STR   V8/node flags for every proxy child, fastify and Outrigger alike
+                     (e.g. "--max-semi-space-size=32"; default none)
 env BENCH_QUICK=1    short smoke run (flags still override)`;
 
 let args;
@@ -49,6 +54,7 @@ try {
       only: { type: 'string' },
       profile: { type: 'boolean', default: false },
       out: { type: 'string' },
+      'node-flags': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -78,6 +84,7 @@ const OPTS = {
   profile: args.profile,
   quick: QUICK,
   out: path.resolve(args.out ?? path.join(BENCH_DIR, 'results', 'latest.json')),
+  nodeFlags: args['node-flags'] ?? DEFAULT_NODE_FLAGS,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -413,12 +420,17 @@ async function startUpstream() {
   return { rec, url: `http://127.0.0.1:${port}` };
 }
 
+/** V8 flags every proxy child runs with (the same for fastify and Outrigger): --node-flags. */
+function proxyNodeFlags() {
+  return OPTS.nodeFlags ? OPTS.nodeFlags.split(/\s+/).filter(Boolean) : [];
+}
+
 function profileFlags(cfg) {
-  if (!OPTS.profile) return [];
+  if (!OPTS.profile) return proxyNodeFlags();
   const dir = path.join(path.dirname(OPTS.out), 'profiles', cfg.id);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  return [...proxyNodeFlags(), '--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 async function startFastify(cfg, upstreamUrl) {
