@@ -159,6 +159,21 @@ filters:
     assert.equal(echoed.body, 'body sent while held');
   });
 
+  it('answers a held request 503 when the instance holding it traps meanwhile', { timeout: 10_000 }, async () => {
+    const held = request(`${env.proxy.url}/hold/doomed`);
+    await new Promise((r) => setTimeout(r, 5));
+    const crash = await request(`${env.proxy.url}/crash`);
+    await crash.body.text();
+    assert.equal(crash.statusCode, 503);
+    const res = await held;
+    assert.equal(res.statusCode, 503, 'not left hanging');
+    assert.equal(res.headers['x-outrigger-filter'], 'hold');
+    assert.match(await res.body.text(), /filter "hold" failed/);
+    // A fresh instance holds and releases again.
+    const again = await request(`${env.proxy.url}/hold/again`);
+    assert.equal((await again.body.json()).headers['x-held'], 'released-by-tick');
+  });
+
   it('lets other requests through meanwhile', async () => {
     const [held, free] = await Promise.all([request(`${env.proxy.url}/hold/2`), request(`${env.proxy.url}/free`)]);
     const freeBody = await free.body.json();

@@ -94,11 +94,21 @@ export class WasmFilter implements FilterInstance {
     return fresh;
   }
 
-  #fault(vm: WasmVm, err: unknown): FilterFault {
+  #fault(vm: WasmVm, err: unknown, own: HttpStream | null = null): FilterFault {
     const message = vm.failed ?? describeGuestError(err);
     this.traps++;
     this.lastError = message;
-    return new FilterFault(this.name, message, { cause: err });
+    const fault = new FilterFault(this.name, message, { cause: err });
+    // Requests paused on this instance would wait forever: tell them, once this callback is over.
+    const others = vm.streams().filter((s) => s !== own);
+    if (others.length)
+      queueMicrotask(() => {
+        for (const s of others) {
+          s.pendingFault = { filter: this, error: new FilterFault(this.name, `the filter's instance trapped during another request (${message})`) };
+          s.wake();
+        }
+      });
+    return fault;
   }
 
   #check(h: Handle): WasmVm {
@@ -113,7 +123,7 @@ export class WasmFilter implements FilterInstance {
     try {
       return { vm, id: vm.createStream(stream) };
     } catch (err) {
-      throw this.#fault(vm, err);
+      throw this.#fault(vm, err, stream);
     }
   }
 
@@ -123,7 +133,7 @@ export class WasmFilter implements FilterInstance {
     try {
       return vm.call(fn, phase, stream, h.id, a, b);
     } catch (err) {
-      throw this.#fault(vm, err);
+      throw this.#fault(vm, err, stream);
     }
   }
 
@@ -156,7 +166,7 @@ export class WasmFilter implements FilterInstance {
         if (vm.fnDone) vm.call(vm.fnDone, Phase.Done, stream, h.id, 0, 0);
         if (vm.fnDelete) vm.call(vm.fnDelete, Phase.Delete, stream, h.id, 0, 0);
       } catch (err) {
-        const fault = this.#fault(vm, err);
+        const fault = this.#fault(vm, err, stream);
         this.#spec.logger.error({ code: fault.code, reqId: stream.id }, `filter trapped while finishing a request: ${fault.message}`);
       }
     }

@@ -206,6 +206,11 @@ export class WasmVm {
     return this.#live;
   }
 
+  /** The streams with a live context on this instance. */
+  streams(): HttpStream[] {
+    return this.#slots.filter((s): s is HttpStream => s !== undefined);
+  }
+
   /**
    * Calls a guest callback for a stream. On a trap the instance is marked failed and the error is
    * rethrown for the caller to turn into a FilterFault.

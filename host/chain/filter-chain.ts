@@ -262,6 +262,12 @@ export class FilterChain {
   wake(): void {
     if (this.#stopped) return;
     const s = this.#stream;
+    if (s.pendingFault !== null) {
+      const { filter, error } = s.pendingFault;
+      s.pendingFault = null;
+      this.#faultWhilePaused(this.#filters.indexOf(filter as FilterInstance), error);
+      return;
+    }
     if (s.localReply !== null || s.pendingClose !== 0) {
       this.#afterCallback(this.#req);
       return;
@@ -301,6 +307,20 @@ export class FilterChain {
 
   #runBodyFrom(dir: Direction, from: number, body: BodyBuffer): void {
     this.#runBody(dir, from, body, false);
+  }
+
+  /**
+   * The instance of filter i died (a trap in another request or in a tick) while this stream was
+   * paused on it: nothing would ever resume it. Apply the filter's policy now.
+   */
+  #faultWhilePaused(i: number, error: Error): void {
+    if (i < 0 || this.#skip?.[i]) return;
+    const pausedHere = (d: Direction) =>
+      (d.headersPausedAt >= 0 && d.order[d.headersPausedAt] === i) || (d.bodyPausedAt >= 0 && d.order[d.bodyPausedAt] === i);
+    const paused = [this.#req, this.#res].filter(pausedHere);
+    if (paused.length === 0) return; // its next callback will fail and apply the policy then
+    if (!this.#fault(i, error)) return;
+    for (const d of paused) this.resume(d);
   }
 
   /** Over the buffer cap: 413 for a request, 500 for a response (Envoy's answers). */

@@ -53,6 +53,8 @@ export class HttpStream {
    * outside this stream's own callbacks (a tick, another stream's callback).
    */
   waker: { wake(): void } | null = null;
+  /** A filter whose instance died while this stream was waiting on it (see FilterChain.wake). */
+  pendingFault: { filter: unknown; error: Error } | null = null;
 
   wake(): void {
     this.waker?.wake();
