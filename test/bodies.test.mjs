@@ -103,8 +103,17 @@ filters:
 });
 
 describe('body rewrites', () => {
-  const env = withProxy(async () => {
-    const upstream = await startUpstream((req, res) => {
+  const env = withProxy((upstream) => `
+upstream: ${upstream.url}
+max_buffered_body: 65536
+filters:
+  - name: rewrite
+    file: ${FILTERS}/body_rewrite.wasm
+    config: { from: hello, to: howdy-doo }
+  - name: upper
+    file: ${FIXTURES}/body.wasm
+    config: { mode: upper }
+`, { handler: (req, res) => {
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
@@ -119,20 +128,7 @@ describe('body rewrites', () => {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-got-length': req.headers['content-length'] ?? 'none' });
         res.end(body);
       });
-    });
-    const proxy = await startProxy(`
-upstream: ${upstream.url}
-max_buffered_body: 65536
-filters:
-  - name: rewrite
-    file: ${FILTERS}/body_rewrite.wasm
-    config: { from: hello, to: howdy-doo }
-  - name: upper
-    file: ${FIXTURES}/body.wasm
-    config: { mode: upper }
-`);
-    return { upstream, proxy };
-  });
+    } });
 
   it('rewrites a response body and sends the new content-length', async () => {
     const res = await request(`${env.proxy.url}/text`);

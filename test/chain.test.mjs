@@ -3,13 +3,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { FIXTURES, FILTERS, startProxy, withProxy } from './helpers/proxy.mjs';
-import { startUpstream } from './helpers/upstream.mjs';
+import { FIXTURES, FILTERS, withProxy } from './helpers/proxy.mjs';
 
 describe('filter chain', () => {
-  const env = withProxy(async () => {
-    const upstream = await startUpstream();
-    const proxy = await startProxy(`
+  const env = withProxy((upstream) => `
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
 filters:
@@ -23,8 +20,6 @@ filters:
     file: ${FILTERS}/add_header.wasm
     config: { header: x-hello, value: from-config }
 `);
-    return { upstream, proxy };
-  });
 
   it('runs the request phase in order and the response phase in reverse', async () => {
     const res = await request(`${env.proxy.url}/order`);
@@ -87,9 +82,7 @@ filters:
 });
 
 describe('local responses', () => {
-  const env = withProxy(async () => {
-    const upstream = await startUpstream();
-    const proxy = await startProxy(`
+  const env = withProxy((upstream) => `
 upstream: ${upstream.url}
 filters_dir: ${FILTERS}
 filters:
@@ -100,8 +93,6 @@ filters:
     file: add_header.wasm
     config: { header: x-after, value: ran }
 `);
-    return { upstream, proxy };
-  });
 
   it('answers 401 without calling the upstream or the rest of the chain', async () => {
     const before = env.upstream.seen.length;
@@ -133,9 +124,7 @@ filters:
 });
 
 describe('a filter that stops the request headers', () => {
-  const env = withProxy(async () => {
-    const upstream = await startUpstream();
-    const proxy = await startProxy(`
+  const env = withProxy((upstream) => `
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
 filters:
@@ -145,8 +134,6 @@ filters:
     file: append.wasm
     config: { value: after }
 `);
-    return { upstream, proxy };
-  });
 
   it('holds the request (and its body) until the filter continues it from a tick', async () => {
     const t0 = Date.now();

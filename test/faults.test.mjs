@@ -86,16 +86,12 @@ filters:
 });
 
 describe('a guest passing bad pointers', () => {
-  const env = withProxy(async () => {
-    const upstream = await startUpstream();
-    const proxy = await startProxy(`
+  const env = withProxy((upstream) => `
 upstream: ${upstream.url}
 filters:
   - name: hostile
     file: ${FIXTURES}/bad_pointers.wasm
 `);
-    return { upstream, proxy };
-  });
 
   it('gets the ABI error codes, never crashes the host', async () => {
     for (let round = 0; round < 3; round++) {

@@ -99,9 +99,7 @@ describe('upstream failures', () => {
 });
 
 describe('a filter built with @solo-io/proxy-runtime (ABI 0.2.0, AssemblyScript 0.17)', () => {
-  const env = withProxy(async () => {
-    const upstream = await startUpstream();
-    const proxy = await startProxy(`
+  const env = withProxy((upstream) => `
 upstream: ${upstream.url}
 filters:
   - name: solo
@@ -109,8 +107,6 @@ filters:
     root_id: solo_filter
     config: configured-by-outrigger
 `);
-    return { upstream, proxy };
-  });
 
   it('runs unmodified: reads and adds headers, reads its config', async () => {
     const res = await request(`${env.proxy.url}/hello`, { method: 'PUT', body: 'x' });

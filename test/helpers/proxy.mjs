@@ -8,6 +8,7 @@ import { after, before } from 'node:test';
 import { pino } from 'pino';
 import { parseConfig } from '../../dist/host/config/load-config.js';
 import { startOutrigger } from '../../dist/host/server.js';
+import { startUpstream } from './upstream.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const FILTERS = path.join(ROOT, 'filters');
@@ -54,12 +55,16 @@ export async function startProxy(yaml, { dir = tempDir(), listen = '127.0.0.1:0'
 }
 
 /**
- * Registers before/after hooks for a describe block: `start` returns { upstream, proxy, ... }, and
- * the returned object holds them for the tests; both are closed after the block.
+ * Registers before/after hooks for a describe block: starts an upstream (`handler`, default echo),
+ * then a proxy from `yamlFor(upstream)`; the returned object holds { upstream, proxy } for the
+ * tests, and both are closed after the block.
  */
-export function withProxy(start) {
+export function withProxy(yamlFor, { handler, proxyOptions } = {}) {
   const env = {};
-  before(async () => Object.assign(env, await start()));
+  before(async () => {
+    env.upstream = await startUpstream(handler);
+    env.proxy = await startProxy(yamlFor(env.upstream), proxyOptions);
+  });
   after(async () => {
     await env.proxy?.close();
     await env.upstream?.close();
