@@ -1,7 +1,7 @@
 // The filter chain end to end: order, configuration, local replies, what reaches the upstream.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { FIXTURES, FILTERS, withProxy } from './helpers/proxy.mjs';
 
