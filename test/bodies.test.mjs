@@ -154,3 +154,53 @@ filters:
     assert.equal(await ok.body.text(), 'STILL HERE');
   });
 });
+
+describe('responses without a body, and the response buffer cap', () => {
+  const env = withProxy((upstream) => `
+upstream: ${upstream.url}
+max_buffered_body: 1024
+filters:
+  - name: rewrite
+    file: ${FILTERS}/body_rewrite.wasm
+    config: { from: a, to: b }
+`, {
+    handler: (req, res) => {
+      req.resume();
+      if (req.url === '/empty') {
+        res.writeHead(204, { 'x-kind': 'no-content' });
+        return res.end();
+      }
+      if (req.url === '/big') {
+        // Chunked, in pieces: the filter buffers them until the end and passes the cap.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('a'.repeat(800));
+        setTimeout(() => res.write('a'.repeat(800)), 10);
+        setTimeout(() => res.end('a'.repeat(800)), 20);
+        return;
+      }
+      const body = 'a'.repeat(10);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    },
+  });
+
+  it('passes 204 and HEAD responses through with their headers and no body', async () => {
+    const empty = await request(`${env.proxy.url}/empty`);
+    assert.equal(empty.statusCode, 204);
+    assert.equal(empty.headers['x-kind'], 'no-content');
+    assert.equal(await empty.body.text(), '');
+    const head = await request(`${env.proxy.url}/small`, { method: 'HEAD' });
+    assert.equal(head.statusCode, 200);
+    assert.equal(head.headers['content-length'], '10');
+    assert.equal(await head.body.text(), '');
+    const get = await request(`${env.proxy.url}/small`);
+    assert.equal(await get.body.text(), 'b'.repeat(10));
+  });
+
+  it('answers 500 when a filter buffers a response over max_buffered_body', async () => {
+    const res = await request(`${env.proxy.url}/big`);
+    assert.equal(res.statusCode, 500);
+    assert.equal(res.headers['x-outrigger-error'], 'OUTRIGGER_RESPONSE_BODY_TOO_LARGE');
+    assert.match(await res.body.text(), /response body too large/);
+  });
+});

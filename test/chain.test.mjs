@@ -169,3 +169,20 @@ filters:
     assert.equal(heldBody.headers['x-held'], 'released-by-tick');
   });
 });
+
+describe('filter log levels', () => {
+  it("honours log_level for a filter's proxy_log lines", async () => {
+    const { startProxy } = await import('./helpers/proxy.mjs');
+    const { startUpstream } = await import('./helpers/upstream.mjs');
+    const upstream = await startUpstream();
+    // The solo-io SDK logs at debug on every callback; at log_level warn none of it may appear.
+    const proxy = await startProxy(`upstream: ${upstream.url}\nlog_level: warn\nfilters:\n  - name: chatty\n    file: ${FIXTURES}/../solo-io/build/solo_filter.wasm\n    root_id: solo_filter\n    config: x\n`);
+    try {
+      await (await request(`${proxy.url}/`)).body.text();
+      assert.equal(proxy.logs.filter((l) => l.filter === 'chatty' && l.level < 40).length, 0);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});

@@ -39,7 +39,7 @@ export async function startProxy(yaml, { dir = tempDir(), listen = '127.0.0.1:0'
   const configFile = path.join(dir, 'outrigger.yaml');
   writeFileSync(configFile, text);
   const config = parseConfig(text, configFile);
-  const { logger, lines } = captureLogger();
+  const { logger, lines } = captureLogger(config.logLevel);
   const running = await startOutrigger(config, { logger, configFile, watch });
   const url = running.address.startsWith('unix:') ? running.address : `http://${running.address}`;
   return {
