@@ -167,12 +167,7 @@ export class FilterManager {
     if (sameChain) return { changed: false, generation: this.#current.id, changes, rejected };
 
     this.#nextGeneration++;
-    const gen = new Generation(genId, newFilters);
-    for (const name of next.keys()) {
-      const s = next.get(name)!;
-      if (s.generation === genId) s.loadedAt = new Date();
-    }
-    this.#swap(gen);
+    this.#swap(new Generation(genId, newFilters));
     this.#logger.info({ generation: genId, filters: newFilters.map((f) => f.name), changes }, `generation ${genId} active`);
     return { changed: true, generation: genId, changes, rejected };
   }
