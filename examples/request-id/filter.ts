@@ -2,26 +2,28 @@
 // If the request has none, one is generated: the host's `request.id` property when it has one,
 // otherwise <time in ns, hex>-<per-instance counter, hex>. Config: none ({}).
 export * from "../../sdk/assembly/exports";
+// The id is only passed along, never inspected, so it stays bytes: no UTF-8 decode and re-encode.
 import {
   FilterHeadersStatus,
   HttpContext,
+  MapType,
   RootContext,
   getCurrentTimeNanoseconds,
-  getPropertyString,
-  getRequestHeader,
+  getHeaderBytes,
+  getProperty,
   registerRootContext,
-  replaceRequestHeader,
-  replaceResponseHeader,
+  replaceHeaderBytes,
+  toUtf8,
 } from "../../sdk/assembly";
 
 const HEADER = "x-request-id";
 let counter: u64 = 0;
 
-function generateId(): string {
-  const fromHost = getPropertyString("request.id");
-  if (fromHost !== null && fromHost.length > 0) return fromHost;
+function generateId(): ArrayBuffer {
+  const fromHost = getProperty("request.id");
+  if (fromHost !== null && fromHost.byteLength > 0) return fromHost;
   counter++;
-  return getCurrentTimeNanoseconds().toString(16) + "-" + counter.toString(16);
+  return toUtf8(getCurrentTimeNanoseconds().toString(16) + "-" + counter.toString(16));
 }
 
 class RequestIdRoot extends RootContext {
@@ -31,21 +33,23 @@ class RequestIdRoot extends RootContext {
 }
 
 class RequestId extends HttpContext {
-  id: string = "";
+  id: ArrayBuffer | null = null;
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
-    const existing = getRequestHeader(HEADER);
-    if (existing !== null && existing.length > 0) {
+    const existing = getHeaderBytes(MapType.HttpRequestHeaders, HEADER);
+    if (existing !== null && existing.byteLength > 0) {
       this.id = existing;
     } else {
-      this.id = generateId();
-      replaceRequestHeader(HEADER, this.id);
+      const id = generateId();
+      this.id = id;
+      replaceHeaderBytes(MapType.HttpRequestHeaders, HEADER, id);
     }
     return FilterHeadersStatus.Continue;
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
-    if (this.id.length > 0) replaceResponseHeader(HEADER, this.id);
+    const id = this.id;
+    if (id !== null) replaceHeaderBytes(MapType.HttpResponseHeaders, HEADER, id);
     return FilterHeadersStatus.Continue;
   }
 }

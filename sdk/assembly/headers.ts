@@ -88,12 +88,17 @@ export function deserializeHeaders(buf: ArrayBuffer): Array<HeaderPair> {
 
 /** The first value of header `name`, or null when it is absent (NotFound) or on any host error. */
 export function getHeader(map: MapType, name: string): string | null {
+  const bytes = getHeaderBytes(map, name);
+  return bytes !== null ? fromUtf8(bytes) : null;
+}
+
+/** getHeader without decoding: the value's bytes, for filters that only pass a value along. */
+export function getHeaderBytes(map: MapType, name: string): ArrayBuffer | null {
   const key = utf8ForHost(name);
   clearReturnSlots();
   const status = proxy_get_header_map_value(<u32>map, changetype<usize>(key), <usize>key.byteLength, RET_PTR, RET_LEN);
   if (status != WasmResult.Ok) return null;
-  const bytes = takeHostBlock();
-  return bytes !== null ? fromUtf8(bytes) : null;
+  return takeHostBlock();
 }
 
 /** Every pair of the map, in order; empty when the map is empty or unavailable. */
@@ -121,10 +126,14 @@ export function addHeader(map: MapType, name: string, value: string): WasmResult
 
 /** Sets the header to this single value, adding it when missing. */
 export function replaceHeader(map: MapType, name: string, value: string): WasmResult {
+  return replaceHeaderBytes(map, name, utf8ForHost(value));
+}
+
+/** replaceHeader with the value as bytes (e.g. straight from getHeaderBytes or a property). */
+export function replaceHeaderBytes(map: MapType, name: string, value: ArrayBuffer): WasmResult {
   const k = utf8ForHost(name);
-  const v = utf8ForHost(value);
   return <WasmResult>proxy_replace_header_map_value(
-    <u32>map, changetype<usize>(k), <usize>k.byteLength, changetype<usize>(v), <usize>v.byteLength);
+    <u32>map, changetype<usize>(k), <usize>k.byteLength, changetype<usize>(value), <usize>value.byteLength);
 }
 
 /** Removes every value of the header (Ok when it was absent). */
