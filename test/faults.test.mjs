@@ -129,3 +129,26 @@ filters:
     assert.equal(traps.length, 0);
   });
 });
+
+describe('metrics', () => {
+  const env = withProxy((upstream) => `
+upstream: ${upstream.url}
+filters:
+  - name: trapper
+    file: ${FIXTURES}/trap.wasm
+`);
+
+  it('exposes request, fault and per-filter figures in Prometheus text format', async () => {
+    await (await request(`${env.proxy.url}/ok`)).body.text();
+    await (await request(`${env.proxy.url}/trap`)).body.text();
+    const res = await request(`${env.proxy.admin}/metrics`);
+    assert.match(res.headers['content-type'], /^text\/plain/);
+    const text = await res.body.text();
+    assert.match(text, /^outrigger_requests_total 2$/m);
+    assert.match(text, /^outrigger_filter_faults_total 1$/m);
+    assert.match(text, /^outrigger_local_replies_total 1$/m);
+    assert.match(text, /^outrigger_filter_traps_total\{filter="trapper"\} 1$/m);
+    assert.match(text, /^outrigger_filter_info\{filter="trapper",sha256="[0-9a-f]{64}",abi="0\.2\.1",generation="1",state="active"\} 1$/m);
+    assert.match(text, /^# TYPE outrigger_generation gauge$/m);
+  });
+});

@@ -29,6 +29,7 @@ export class WasmFilter implements FilterInstance {
   traps = 0;
   lastError: string | null = null;
   #released = false;
+  #respawnScheduled = false;
 
   /** Starts the first VM; throws OutriggerError if the filter cannot start. */
   constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec, policy: FailurePolicy) {
@@ -99,6 +100,20 @@ export class WasmFilter implements FilterInstance {
     this.traps++;
     this.lastError = message;
     const fault = new FilterFault(this.name, message, { cause: err });
+    // Replace the poisoned instance right away rather than on the next request: readiness and the
+    // admin API show the filter healthy again, and the next request pays no instantiation.
+    if (!this.#respawnScheduled) {
+      this.#respawnScheduled = true;
+      setImmediate(() => {
+        this.#respawnScheduled = false;
+        if (this.#released) return;
+        try {
+          this.#liveVm();
+        } catch {
+          // Logged by #liveVm; the next request tries again (within the crash-loop budget).
+        }
+      });
+    }
     // Requests paused on this instance would wait forever: tell them, once this callback is over.
     const others = vm.streams().filter((s) => s !== own);
     if (others.length)

@@ -59,7 +59,37 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     return result;
   });
 
+  app.get('/metrics', async (_req, reply) => {
+    reply.type('text/plain; version=0.0.4');
+    return prometheusText(deps);
+  });
+
   app.get('/stats', async () => ({ ...deps.stats(), generation: deps.manager.current.id, live_generations: deps.manager.liveGenerations }));
 
   return app;
+}
+
+/** Prometheus text exposition of the counters and of each filter's state. */
+function prometheusText(deps: AdminDeps): string {
+  const st = deps.stats();
+  const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  const out: string[] = [];
+  const metric = (name: string, type: string, help: string, rows: [string, number][]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, v] of rows) out.push(`${name}${labels} ${v}`);
+  };
+  metric('outrigger_requests_total', 'counter', 'Requests received on the proxy listener.', [['', st.requests ?? 0]]);
+  metric('outrigger_upstream_errors_total', 'counter', 'Requests answered 502/504 because the upstream failed.', [['', st.upstreamErrors ?? 0]]);
+  metric('outrigger_local_replies_total', 'counter', 'Requests answered by a filter (or a failed filter) instead of the upstream.', [['', st.localReplies ?? 0]]);
+  metric('outrigger_filter_faults_total', 'counter', 'Requests during which a filter trapped.', [['', st.filterFaults ?? 0]]);
+  metric('outrigger_in_flight_requests', 'gauge', 'Requests in progress.', [['', st.inFlight ?? 0]]);
+  metric('outrigger_generation', 'gauge', 'Id of the filter generation new requests run on.', [['', deps.manager.current.id]]);
+  metric('outrigger_live_generations', 'gauge', 'Generations still serving requests (the current one included).', [['', deps.manager.liveGenerations]]);
+  const slots = deps.manager.slots;
+  metric('outrigger_filter_traps_total', 'counter', 'Traps, aborts and proc_exit of a filter.', slots.map((sl) => [`{filter="${label(sl.entry.name)}"}`, sl.filter.traps]));
+  metric('outrigger_filter_info', 'gauge', 'The version of each filter that serves, and its state (active, rejected, missing, failed).', slots.map((sl) => [
+    `{filter="${label(sl.entry.name)}",sha256="${sl.sha256}",abi="${sl.abi}",generation="${sl.generation}",state="${sl.state === 'active' && !sl.filter.healthy ? 'failed' : sl.state}"}`,
+    1,
+  ]));
+  return out.join('\n') + '\n';
 }
