@@ -152,3 +152,35 @@ filters:
     assert.match(text, /^# TYPE outrigger_generation gauge$/m);
   });
 });
+
+describe('filter-defined metrics and shared data', () => {
+  const env = withProxy((upstream) => `
+upstream: ${upstream.url}
+filters:
+  - name: stats-a
+    file: ${FIXTURES}/stats.wasm
+    vm_id: shared
+  - name: stats-b
+    file: ${FIXTURES}/stats.wasm
+    vm_id: shared
+`);
+
+  it('keeps counters per filter, shares data by vm_id, and exports both', async () => {
+    let last;
+    for (let i = 0; i < 3; i++) {
+      last = await request(`${env.proxy.url}/x`);
+      await last.body.text();
+    }
+    // Each filter has its own counter; both bump the same shared value (2 per request). The
+    // response phase runs in reverse, so stats-b's headers come first.
+    assert.deepEqual(last.headers['x-counter'], ['3', '3']);
+    assert.deepEqual(last.headers['x-shared-hits'], ['6', '5']);
+    assert.deepEqual(last.headers['x-negative-counter-delta'], ['2', '2'], 'a counter cannot go down: BadArgument');
+    assert.deepEqual(last.headers['x-get-histogram'], ['2', '2'], 'histograms cannot be read back: BadArgument');
+    const text = await (await request(`${env.proxy.admin}/metrics`)).body.text();
+    assert.match(text, /^outrigger_filter_counter_total\{filter="stats-a",name="requests"\} 3$/m);
+    assert.match(text, /^outrigger_filter_counter_total\{filter="stats-b",name="requests"\} 3$/m);
+    assert.match(text, /^outrigger_filter_gauge\{filter="stats-a",name="last_path_length"\} 7$/m);
+    assert.match(text, /^outrigger_filter_histogram_count\{filter="stats-a",name="header_count"\} 3$/m);
+  });
+});

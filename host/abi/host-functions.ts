@@ -289,6 +289,48 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     proxy_done() {
       return WasmResult.NotFound;
     },
+
+    proxy_define_metric(type, np, nl, idOut) {
+      const name = mem.string(np, nl);
+      if (name === null || !mem.inBounds(idOut, 4)) return WasmResult.InvalidMemoryAccess;
+      const id = vm.spec.metrics.define(vm.spec.name, type, name);
+      if (id < 0) return -id;
+      mem.writeU32(idOut, id);
+      return WasmResult.Ok;
+    },
+
+    // i64 parameters arrive as BigInt.
+    proxy_increment_metric(id, delta: number | bigint) {
+      return vm.spec.metrics.increment(vm.spec.name, id >>> 0, BigInt(delta));
+    },
+
+    proxy_record_metric(id, value: number | bigint) {
+      return vm.spec.metrics.record(vm.spec.name, id >>> 0, BigInt(value));
+    },
+
+    proxy_get_metric(id, out) {
+      const v = vm.spec.metrics.value(vm.spec.name, id >>> 0);
+      if (v === undefined) return WasmResult.NotFound;
+      if (v === null) return WasmResult.BadArgument;
+      return mem.writeU64(out, v) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+    },
+
+    proxy_get_shared_data(kp, kl, ptrOut, lenOut, casOut) {
+      const key = mem.string(kp, kl);
+      if (key === null || !mem.inBounds(casOut, 4)) return WasmResult.InvalidMemoryAccess;
+      const entry = vm.spec.sharedData.get(vm.spec.vmId, key);
+      if (!entry) return WasmResult.NotFound;
+      const r = vm.returnBytes(entry.value, ptrOut, lenOut);
+      if (r === WasmResult.Ok) mem.writeU32(casOut, entry.cas);
+      return r;
+    },
+
+    proxy_set_shared_data(kp, kl, vp, vl, cas) {
+      const key = mem.string(kp, kl);
+      const value = mem.copy(vp, vl);
+      if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
+      return vm.spec.sharedData.set(vm.spec.vmId, key, value, cas >>> 0);
+    },
   };
   return fns;
 }

@@ -6,9 +6,11 @@ import type { Logger } from 'pino';
 import type { AbiVersion } from '../../abi/functions.js';
 import type { HttpStream } from '../chain/http-stream.js';
 import { OutriggerError } from '../errors.js';
+import type { MetricRegistry } from './filter-metrics.js';
 import { GuestMemory } from './guest-memory.js';
 import { describeGuestError } from './guest-errors.js';
 import { buildImports } from './imports.js';
+import type { SharedData } from './shared-data.js';
 
 export interface PluginSpec {
   /** The filter's configured name: the plugin_name property and the log tag. */
@@ -18,6 +20,10 @@ export interface PluginSpec {
   configuration: Buffer;
   vmConfiguration: Buffer;
   logger: Logger;
+  /** Where proxy_define_metric and friends keep their values (shared by all filters). */
+  metrics: MetricRegistry;
+  /** The store behind proxy_get/set_shared_data (keyed by vm_id). */
+  sharedData: SharedData;
 }
 
 /** Which callback is running: decides which maps and buffers a host call may touch. */

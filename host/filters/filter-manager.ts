@@ -4,6 +4,8 @@
 // config that names a filter with no good version at all is rejected whole.
 
 import type { Logger } from 'pino';
+import { MetricRegistry } from '../abi/filter-metrics.js';
+import { SharedData } from '../abi/shared-data.js';
 import type { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig, OutriggerConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
@@ -47,6 +49,9 @@ function errorText(err: unknown): string {
 
 export class FilterManager {
   readonly #logger: Logger;
+  /** Filter-defined metrics and shared data outlive instances and generations, as in Envoy. */
+  readonly metrics = new MetricRegistry();
+  readonly sharedData = new SharedData();
   #current: Generation;
   #nextGeneration = 1;
   #slots = new Map<string, FilterSlot>();
@@ -116,7 +121,7 @@ export class FilterManager {
       if (file) {
         try {
           const compiled = await compileFilter(file, entry.name, entry.path);
-          const filter = startFilter(compiled, entry, this.#logger);
+          const filter = startFilter(compiled, entry, this.#logger, this);
           started.push(filter);
           next.set(entry.name, {
             entry,

@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { AbiVersion } from '../../abi/functions.js';
 import { detectAbiVersion } from '../abi/abi-version.js';
+import type { MetricRegistry } from '../abi/filter-metrics.js';
+import type { SharedData } from '../abi/shared-data.js';
 import { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
@@ -46,7 +48,7 @@ export async function compileFilter({ bytes, sha256 }: FilterFile, name: string,
 }
 
 /** Starts a filter from a compiled module. Throws OutriggerError when it does not start. */
-export function startFilter(compiled: CompiledModule, entry: FilterConfig, logger: Logger): WasmFilter {
+export function startFilter(compiled: CompiledModule, entry: FilterConfig, logger: Logger, shared: { metrics: MetricRegistry; sharedData: SharedData }): WasmFilter {
   const child = logger.child({ filter: entry.name });
   return new WasmFilter(
     compiled.module,
@@ -58,6 +60,8 @@ export function startFilter(compiled: CompiledModule, entry: FilterConfig, logge
       configuration: entry.configuration,
       vmConfiguration: entry.vmConfiguration,
       logger: child,
+      metrics: shared.metrics,
+      sharedData: shared.sharedData,
     },
     entry.onError,
   );

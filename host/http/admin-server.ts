@@ -1,6 +1,7 @@
 // The admin API (fastify): health, readiness, the filters and their state, reload. Listens on
 // loopback by default: it shows filter internals and can change what runs.
 
+import { MetricType } from '../../abi/enums.js';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { FilterManager } from '../filters/filter-manager.js';
@@ -91,5 +92,13 @@ function prometheusText(deps: AdminDeps): string {
     `{filter="${label(sl.entry.name)}",sha256="${sl.sha256}",abi="${sl.abi}",generation="${sl.generation}",state="${sl.state === 'active' && !sl.filter.healthy ? 'failed' : sl.state}"}`,
     1,
   ]));
+  const defined = deps.manager.metrics.all();
+  const byType = (t: number) => defined.filter((m) => m.type === t);
+  const key = (m: { filter: string; name: string }) => `{filter="${label(m.filter)}",name="${label(m.name)}"}`;
+  metric('outrigger_filter_counter_total', 'counter', 'Counters filters defined with proxy_define_metric.', byType(MetricType.Counter).map((m) => [key(m), Number(m.value)]));
+  metric('outrigger_filter_gauge', 'gauge', 'Gauges filters defined with proxy_define_metric.', byType(MetricType.Gauge).map((m) => [key(m), Number(m.value)]));
+  const hist = byType(MetricType.Histogram);
+  metric('outrigger_filter_histogram_sum', 'counter', 'Sum of the values recorded in filter-defined histograms.', hist.map((m) => [key(m), Number(m.value)]));
+  metric('outrigger_filter_histogram_count', 'counter', 'Number of values recorded in filter-defined histograms.', hist.map((m) => [key(m), Number(m.count)]));
   return out.join('\n') + '\n';
 }
