@@ -13,6 +13,7 @@ import { startOutrigger } from './server.js';
 
 const USAGE = `usage:
   outrigger start [--config FILE]      run the proxy (no --config: the built-in demo on 127.0.0.1:8080)
+                  [--no-watch]         reload only on SIGHUP or POST /reload, not on file changes
   outrigger validate --config FILE     check a config and start each filter once, then exit
   outrigger --version`;
 
@@ -26,10 +27,10 @@ function loadConfig(file: string | undefined): OutriggerConfig {
   return file ? loadConfigFile(file) : demoConfig();
 }
 
-async function start(file: string | undefined): Promise<void> {
+async function start(file: string | undefined, watch: boolean): Promise<void> {
   const config = loadConfig(file);
   const logger: Logger = pino({ level: config.logLevel, base: { pid: process.pid } });
-  const running = await startOutrigger(config, { logger, configFile: file ? path.resolve(file) : null });
+  const running = await startOutrigger(config, { logger, configFile: file ? path.resolve(file) : null, watch });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -45,6 +46,11 @@ async function start(file: string | undefined): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // As nginx and Envoy's hot-restart users expect: SIGHUP re-reads the config and the filters now.
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'reload requested');
+    void running.reload();
+  });
 }
 
 async function validate(file: string): Promise<void> {
@@ -63,7 +69,12 @@ export async function main(argv: string[]): Promise<void> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        'no-watch': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
     });
   } catch (err) {
     fail(new OutriggerError('OUTRIGGER_USAGE', (err as Error).message, USAGE));
@@ -80,7 +91,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   try {
-    if (cmd === 'start') await start(values.config);
+    if (cmd === 'start') await start(values.config, !values['no-watch']);
     else if (cmd === 'validate') {
       if (!values.config) throw new OutriggerError('OUTRIGGER_USAGE', 'validate needs --config FILE', USAGE);
       await validate(values.config);

@@ -76,3 +76,57 @@ describe('graceful shutdown', () => {
     await upstream.close();
   });
 });
+
+describe('SIGHUP', () => {
+  it('re-reads the config file and applies it', async () => {
+    const upstream = await startUpstream();
+    const dir = tempDir();
+    const file = path.join(dir, 'c.yaml');
+    const config = (value) => `listen: 127.0.0.1:0\nadmin: false\nupstream: ${upstream.url}\nfilters:\n  - name: hello\n    file: ${FILTERS}/add_header.wasm\n    config: { header: x-a, value: ${value} }\n`;
+    writeFileSync(file, config('before'));
+    // --no-watch: only the signal can cause the reload.
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/outrigger.js'), 'start', '--no-watch', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const lines = [];
+      const waitFor = (pred) =>
+        new Promise((resolve, reject) => {
+          const found = lines.find(pred);
+          if (found) return resolve(found);
+          let buf = '';
+          const onData = (c) => {
+            buf += c;
+            let i;
+            while ((i = buf.indexOf('\n')) >= 0) {
+              const line = JSON.parse(buf.slice(0, i));
+              buf = buf.slice(i + 1);
+              lines.push(line);
+              if (pred(line)) {
+                child.stdout.off('data', onData);
+                resolve(line);
+              }
+            }
+          };
+          child.stdout.on('data', onData);
+          child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+        });
+      const ready = await waitFor((l) => l.msg === 'outrigger ready');
+      const first = await request(`http://${ready.listen}/`);
+      await first.body.text();
+      assert.equal(first.headers['x-a'], 'before');
+      writeFileSync(file, config('after!'));
+      await new Promise((r) => setTimeout(r, 300));
+      const unchanged = await request(`http://${ready.listen}/`);
+      await unchanged.body.text();
+      assert.equal(unchanged.headers['x-a'], 'before', 'no reload without the signal');
+      child.kill('SIGHUP');
+      await waitFor((l) => l.msg === 'generation 2 active');
+      const second = await request(`http://${ready.listen}/`);
+      await second.body.text();
+      assert.equal(second.headers['x-a'], 'after!');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await upstream.close();
+    }
+  });
+});
