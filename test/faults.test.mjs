@@ -184,3 +184,30 @@ filters:
     assert.match(text, /^outrigger_filter_histogram_count\{filter="stats-a",name="header_count"\} 3$/m);
   });
 });
+
+describe('a filter that produces an unusable request or response', () => {
+  const env = withProxy((upstream) => `
+upstream: ${upstream.url}
+filters:
+  - name: mangle
+    file: ${FIXTURES}/mangle.wasm
+`);
+
+  for (const p of ['/bad-method', '/bad-path']) {
+    it(`answers 502 naming the filter for ${p}, and keeps serving`, async () => {
+      const res = await request(`${env.proxy.url}${p}`);
+      assert.equal(res.statusCode, 502);
+      assert.equal(res.headers['x-outrigger-error'], 'OUTRIGGER_INVALID_UPSTREAM_REQUEST');
+      assert.match(await res.body.text(), /the filters produced a request the upstream client refused/);
+      const ok = await request(`${env.proxy.url}/fine`);
+      await ok.body.text();
+      assert.equal(ok.statusCode, 200);
+    });
+  }
+
+  it('ignores an invalid :status from a filter and keeps the upstream status', async () => {
+    const res = await request(`${env.proxy.url}/bad-status`);
+    await res.body.text();
+    assert.equal(res.statusCode, 200);
+  });
+});

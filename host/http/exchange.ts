@@ -37,6 +37,8 @@ function requestHasBody(req: IncomingMessage): boolean {
 /** Upstream failure → status, code and body, as a user reading the response needs them. */
 function upstreamFailure(err: Error & { code?: string }): { status: number; code: string; body: string } {
   const c = err.code ?? '';
+  if (c === 'UND_ERR_INVALID_ARG')
+    return { status: 502, code: 'OUTRIGGER_INVALID_UPSTREAM_REQUEST', body: `the filters produced a request the upstream client refused: ${err.message}\n` };
   if (c === 'UND_ERR_HEADERS_TIMEOUT' || c === 'UND_ERR_BODY_TIMEOUT' || c === 'UND_ERR_CONNECT_TIMEOUT' || c === 'ETIMEDOUT')
     return { status: 504, code: 'OUTRIGGER_UPSTREAM_TIMEOUT', body: `upstream timed out (${c})\n` };
   return { status: 502, code: 'OUTRIGGER_UPSTREAM_UNAVAILABLE', body: `upstream unavailable: ${c || err.message}\n` };
@@ -187,7 +189,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     headers.push('host', authority, 'x-forwarded-for', xff ? `${xff}, ${client}` : client, 'x-forwarded-proto', xfp ?? 'http');
     if (Buffer.isBuffer(body) && (body.byteLength > 0 || method !== 'GET')) headers.push('content-length', String(body.byteLength));
     this.#dispatched = true;
-    this.#env.upstream.dispatch({ method, path, headers, body: Buffer.isBuffer(body) && body.byteLength === 0 && method === 'GET' ? null : body }, this);
+    try {
+      this.#env.upstream.dispatch({ method, path, headers, body: Buffer.isBuffer(body) && body.byteLength === 0 && method === 'GET' ? null : body }, this);
+    } catch (err) {
+      this.onError(err as Error);
+    }
   }
 
   // ---- undici DispatchHandler ---------------------------------------------------------------------
@@ -292,7 +298,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     for (let i = 0; i < h.length; i += 2) {
       const k = h[i];
       if (k.charCodeAt(0) === 58) {
-        if (k === ':status') status = Number(h[i + 1]) || status;
+        // A filter may change the status; one that is not a final HTTP status is ignored.
+        if (k === ':status') {
+          const st = Number(h[i + 1]);
+          if (Number.isInteger(st) && st >= 200 && st <= 999) status = st;
+        }
         continue;
       }
       if (exactLength >= 0 && (k === 'content-length' || k === 'transfer-encoding')) continue;
