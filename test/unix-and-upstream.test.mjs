@@ -42,6 +42,7 @@ filters:
       assert.equal(res.headers['x-via-unix'], 'yes');
       assert.equal(echoed.url, '/over/unix');
       assert.equal(echoed.headers['x-via-unix'], 'yes');
+      assert.equal(echoed.headers['x-forwarded-for'], undefined, 'a unix-socket client has no address to forward');
     } finally {
       await client.close();
     }

@@ -185,8 +185,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       else if (Buffer.isBuffer(body) && (k === 'content-length' || k === 'transfer-encoding')) continue;
       else if (!isHopByHop(k)) headers.push(k, h[i + 1]);
     }
+    // A unix-socket client has no address to append.
     const client = this.#stream.connection.sourceAddress;
-    headers.push('host', authority, 'x-forwarded-for', xff ? `${xff}, ${client}` : client, 'x-forwarded-proto', xfp ?? 'http');
+    const forwardedFor = client ? (xff ? `${xff}, ${client}` : client) : xff;
+    headers.push('host', authority, 'x-forwarded-proto', xfp ?? 'http');
+    if (forwardedFor) headers.push('x-forwarded-for', forwardedFor);
     if (Buffer.isBuffer(body) && (body.byteLength > 0 || method !== 'GET')) headers.push('content-length', String(body.byteLength));
     this.#dispatched = true;
     try {
