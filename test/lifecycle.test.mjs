@@ -1,13 +1,13 @@
 // The process as an operator sees it: the built-in demo, graceful shutdown on SIGTERM.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { request } from 'undici';
 import { demoConfig } from '../dist/host/config/demo-config.js';
 import { startOutrigger } from '../dist/host/server.js';
-import { captureLogger, FILTERS, ROOT, tempDir } from './helpers/proxy.mjs';
+import { captureLogger, FILTERS, tempDir } from './helpers/proxy.mjs';
+import { spawnOutrigger } from './helpers/cli.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
 
 describe('the built-in demo (npm start)', () => {
@@ -44,26 +44,11 @@ describe('graceful shutdown', () => {
     const dir = tempDir();
     const file = path.join(dir, 'c.yaml');
     writeFileSync(file, `listen: 127.0.0.1:0\nadmin: false\nupstream: ${upstream.url}\nfilters:\n  - name: hello\n    file: ${FILTERS}/add_header.wasm\n    config: { header: x-a, value: b }\n`);
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/outrigger.js'), 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const logs = [];
-    const address = await new Promise((resolve, reject) => {
-      let buf = '';
-      child.stdout.on('data', (c) => {
-        buf += c;
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = JSON.parse(buf.slice(0, i));
-          buf = buf.slice(i + 1);
-          logs.push(line);
-          if (line.msg === 'outrigger ready') resolve(line.listen);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
-    });
+    const proc = spawnOutrigger(['start', '--config', file]);
+    const address = (await proc.waitFor((l) => l.msg === 'outrigger ready')).listen;
     const inflight = request(`http://${address}/slow`);
     while (!release) await new Promise((r) => setTimeout(r, 10));
-    const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
+    proc.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
     await assert.rejects(request(`http://${address}/new`, { reset: true }), /ECONNREFUSED/);
     release();
@@ -71,8 +56,8 @@ describe('graceful shutdown', () => {
     assert.equal(res.statusCode, 200);
     assert.equal(await res.body.text(), 'finished after SIGTERM');
     assert.equal(res.headers['x-a'], 'b');
-    assert.equal(await exited, 0);
-    assert.ok(logs.some((l) => l.msg === 'shut down'));
+    assert.equal(await proc.exited, 0);
+    assert.ok(proc.lines.some((l) => l.msg === 'shut down'));
     await upstream.close();
   });
 });
@@ -85,31 +70,9 @@ describe('SIGHUP', () => {
     const config = (value) => `listen: 127.0.0.1:0\nadmin: false\nupstream: ${upstream.url}\nfilters:\n  - name: hello\n    file: ${FILTERS}/add_header.wasm\n    config: { header: x-a, value: ${value} }\n`;
     writeFileSync(file, config('before'));
     // --no-watch: only the signal can cause the reload.
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/outrigger.js'), 'start', '--no-watch', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawnOutrigger(['start', '--no-watch', '--config', file]);
     try {
-      const lines = [];
-      const waitFor = (pred) =>
-        new Promise((resolve, reject) => {
-          const found = lines.find(pred);
-          if (found) return resolve(found);
-          let buf = '';
-          const onData = (c) => {
-            buf += c;
-            let i;
-            while ((i = buf.indexOf('\n')) >= 0) {
-              const line = JSON.parse(buf.slice(0, i));
-              buf = buf.slice(i + 1);
-              lines.push(line);
-              if (pred(line)) {
-                child.stdout.off('data', onData);
-                resolve(line);
-              }
-            }
-          };
-          child.stdout.on('data', onData);
-          child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
-        });
-      const ready = await waitFor((l) => l.msg === 'outrigger ready');
+      const ready = await proc.waitFor((l) => l.msg === 'outrigger ready');
       const first = await request(`http://${ready.listen}/`);
       await first.body.text();
       assert.equal(first.headers['x-a'], 'before');
@@ -118,14 +81,14 @@ describe('SIGHUP', () => {
       const unchanged = await request(`http://${ready.listen}/`);
       await unchanged.body.text();
       assert.equal(unchanged.headers['x-a'], 'before', 'no reload without the signal');
-      child.kill('SIGHUP');
-      await waitFor((l) => l.msg === 'generation 2 active');
+      proc.child.kill('SIGHUP');
+      await proc.waitFor((l) => l.msg === 'generation 2 active');
       const second = await request(`http://${ready.listen}/`);
       await second.body.text();
       assert.equal(second.headers['x-a'], 'after!');
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      proc.child.kill('SIGTERM');
+      await proc.exited;
       await upstream.close();
     }
   });
