@@ -161,6 +161,15 @@ filters:
     assert.equal((await again.body.json()).headers['x-held'], 'released-by-tick');
   });
 
+  it('holds a response body past its end until the filter continues it, with the right length', async () => {
+    const t0 = Date.now();
+    const res = await request(`${env.proxy.url}/hold-body`);
+    const text = await res.body.text();
+    assert.ok(Date.now() - t0 >= 40, 'held until the 50 ms tick');
+    assert.match(text, / \+released-by-tick$/);
+    assert.equal(res.headers['content-length'], String(Buffer.byteLength(text)));
+  });
+
   it('lets other requests through meanwhile', async () => {
     const [held, free] = await Promise.all([request(`${env.proxy.url}/hold/2`), request(`${env.proxy.url}/free`)]);
     const freeBody = await free.body.json();

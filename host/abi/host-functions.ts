@@ -23,10 +23,6 @@ function proxyLevel(pinoLevel: string): number {
   return i < 0 ? LogLevel.Critical : i;
 }
 
-function isBodyPhase(phase: Phase): boolean {
-  return phase === Phase.RequestBody || phase === Phase.ResponseBody;
-}
-
 export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
   const mem = vm.memory;
   const log = vm.spec.logger;
@@ -39,6 +35,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     return null;
   }
 
+  /** A body is there during its callback and while a filter holds it (the chain sets and clears it). */
   function bodyFor(type: number): BodyBuffer | null {
     const s = vm.current;
     if (s === null) return null;
@@ -99,7 +96,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       let bytes: Buffer;
       if (conf) bytes = conf.subarray(start >>> 0, Math.min(conf.byteLength, (start >>> 0) + (max >>> 0)));
       else {
-        const body = isBodyPhase(vm.phase) ? bodyFor(type) : null;
+        const body = bodyFor(type);
         if (!body) return WasmResult.NotFound;
         bytes = body.slice(start >>> 0, max >>> 0);
       }
@@ -109,7 +106,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     proxy_get_buffer_status(type, lenOut, flagsOut) {
       if (type < 0 || type > BufferType.CallData) return WasmResult.BadArgument;
       const conf = configurationBuffer(type);
-      const len = conf ? conf.byteLength : isBodyPhase(vm.phase) ? bodyFor(type)?.length : undefined;
+      const len = conf ? conf.byteLength : bodyFor(type)?.length;
       if (len === undefined) return WasmResult.NotFound;
       if (!mem.writeU32(lenOut, len) || !mem.writeU32(flagsOut, 0)) return WasmResult.InvalidMemoryAccess;
       return WasmResult.Ok;
@@ -118,7 +115,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     proxy_set_buffer_bytes(type, start, size, ptr, len) {
       if (type < 0 || type > BufferType.CallData) return WasmResult.BadArgument;
       if (configurationBuffer(type) || type === BufferType.HttpCallResponseBody) return WasmResult.BadArgument;
-      const body = isBodyPhase(vm.phase) ? bodyFor(type) : null;
+      const body = bodyFor(type);
       if (!body) return WasmResult.NotFound;
       const data = mem.copy(ptr, len);
       if (data === null) return WasmResult.InvalidMemoryAccess;

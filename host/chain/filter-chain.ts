@@ -52,6 +52,8 @@ class Direction {
   bodyPausedAt = -1;
   bodyMode = BodyMode.Buffer;
   body: BodyBuffer | null = null;
+  /** Whether the held body already ends the stream (a filter stopped at end_of_stream). */
+  bodyEos = false;
   ended = false;
 
   constructor(bit: number, order: readonly number[]) {
@@ -203,6 +205,7 @@ export class FilterChain {
       const f = this.#filters[i];
       if (!(isReq ? f.hooks.requestBody : f.hooks.responseBody)) continue;
       let status: number;
+      // Readable and writable in the callback, and while held at a filter (from a tick, say).
       if (isReq) this.#stream.requestBody = body;
       else this.#stream.responseBody = body;
       try {
@@ -212,24 +215,21 @@ export class FilterChain {
       } catch (err) {
         if (!this.#fault(i, err)) return;
         continue;
-      } finally {
-        if (isReq) this.#stream.requestBody = null;
-        else this.#stream.responseBody = null;
       }
       if (this.#afterCallback(dir)) return;
       if (status !== 0 && !this.#takeResume(dir)) {
-        if (endOfStream) {
-          // Nothing more will arrive to resume it: the data goes on, as Envoy does at end of stream.
-        } else {
-          dir.bodyPausedAt = k;
-          dir.bodyMode = status === 3 || status > 3 ? BodyMode.LatestChunk : BodyMode.Buffer;
-          dir.body = body;
-          this.#checkCap(dir, body);
-          return;
-        }
+        // Held here until more data arrives or, at end of stream, until the filter continues it.
+        dir.bodyPausedAt = k;
+        dir.bodyMode = status === 3 || status > 3 ? BodyMode.LatestChunk : BodyMode.Buffer;
+        dir.body = body;
+        dir.bodyEos = endOfStream;
+        this.#checkCap(dir, body);
+        return;
       }
     }
     if (endOfStream) dir.ended = true;
+    if (isReq) this.#stream.requestBody = null;
+    else this.#stream.responseBody = null;
     if (isReq) this.#sink.requestData(body, endOfStream);
     else this.#sink.responseData(body, endOfStream);
   }
@@ -301,12 +301,8 @@ export class FilterChain {
       const body = dir.body;
       dir.bodyPausedAt = -1;
       dir.body = null;
-      this.#runBodyFrom(dir, k + 1, body);
+      this.#runBody(dir, k + 1, body, dir.bodyEos);
     }
-  }
-
-  #runBodyFrom(dir: Direction, from: number, body: BodyBuffer): void {
-    this.#runBody(dir, from, body, false);
   }
 
   /**
