@@ -95,6 +95,12 @@ describe('config errors', () => {
     assert.match(r.stderr, /OUTRIGGER_CONFIG_READ: cannot read config \/nonexistent\/outrigger\.yaml: no such file/);
   });
 
+  it('the example config in examples/ is valid and its filters start', () => {
+    const r = run(['validate', '--config', path.join(ROOT, 'examples/outrigger.yaml')], ROOT);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /valid \(4 filters\)/);
+  });
+
   it('validate accepts a good config and lists its filters', () => {
     const dir = tempDir();
     copyFileSync(path.join(FILTERS, 'add_header.wasm'), path.join(dir, 'add_header.wasm'));
