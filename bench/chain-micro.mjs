@@ -21,7 +21,7 @@ function one(i) {
   const gen = m.acquire();
   const h = new HeaderMap([':method','GET',':path','/x',':authority','127.0.0.1:8080',':scheme','http','user-agent','autocannon','x-api-key','bench-key','accept','*/*']);
   const s = new HttpStream('id'+i, h, {sourceAddress:'127.0.0.1',sourcePort:1,destinationAddress:'127.0.0.1',destinationPort:2,protocol:'HTTP/1.1',scheme:'http'});
-  const c = new FilterChain(gen.filters, s, sink, {maxBufferedBody:1<<20}, events, gen.orders);
+  const c = new FilterChain(gen.filters, s, sink, { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 }, events, gen.orders);
   c.start(true);
   s.responseHeaders = new HeaderMap([':status','200','content-length','13','content-type','text/plain','date','x']);
   s.responseCode = 200;

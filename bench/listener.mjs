@@ -20,7 +20,7 @@ if (process.argv[2] === '--child') {
   const [, , , kind, upstreamUrl] = process.argv;
   const logger = pino({ level: 'warn' });
   const manager = new FilterManager(logger);
-  const env = { upstream: new Upstream({ target: upstreamUrl }), logger, maxBufferedBody: 1 << 20, stats: { requests: 0, upstreamErrors: 0, localReplies: 0, filterFaults: 0 } };
+  const env = { upstream: new Upstream({ target: upstreamUrl }), logger, limits: { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 }, stats: { requests: 0, upstreamErrors: 0, localReplies: 0, filterFaults: 0 } };
   const handle = (req, res) => new Exchange(req, res, manager.acquire(), env).start();
   let port;
   if (kind === 'node:http') {

@@ -10,6 +10,8 @@ export const MAX_RANDOM_GET_BYTES = 64 * 1024;
 export const MAX_LOG_MESSAGE_BYTES = 64 * 1024;
 /** Default cap on a body a filter buffers (Envoy's default connection buffer limit is 1 MiB). */
 export const DEFAULT_MAX_BUFFERED_BODY_BYTES = 1024 * 1024;
+/** Default time a filter may hold a request (a stop only it can resume) before its policy applies. */
+export const DEFAULT_FILTER_HOLD_TIMEOUT_MS = 30_000;
 /** Default time to wait for the upstream's response headers, and between body chunks. */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 /** Default time to wait for a TCP/unix connect to the upstream. */

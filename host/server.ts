@@ -61,7 +61,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   const env: ExchangeEnv = {
     upstream: new Upstream({ target, timeoutMs: config.upstreamTimeoutMs, connectTimeoutMs: config.connectTimeoutMs }),
     logger,
-    maxBufferedBody: config.maxBufferedBody,
+    limits: { maxBufferedBody: config.maxBufferedBody, filterHoldTimeoutMs: config.filterHoldTimeoutMs },
     stats,
   };
   let probe = new UpstreamProbe(target);
@@ -83,7 +83,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   /** What a reload may change besides filters; listener addresses need a restart. */
   const applySettings = (next: OutriggerConfig, prev: OutriggerConfig) => {
     if (next.logLevel !== prev.logLevel) logger.level = next.logLevel;
-    env.maxBufferedBody = next.maxBufferedBody;
+    env.limits = { maxBufferedBody: next.maxBufferedBody, filterHoldTimeoutMs: next.filterHoldTimeoutMs };
     if (next.upstream !== prev.upstream || next.upstreamTimeoutMs !== prev.upstreamTimeoutMs || next.connectTimeoutMs !== prev.connectTimeoutMs) {
       const old = env.upstream;
       env.upstream = new Upstream({ target: resolveTarget(next), timeoutMs: next.upstreamTimeoutMs, connectTimeoutMs: next.connectTimeoutMs });

@@ -127,6 +127,7 @@ describe('a filter that stops the request headers', () => {
   const env = withProxy((upstream) => `
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
+filter_hold_timeout_ms: 300
 filters:
   - name: hold
     file: hold.wasm
@@ -168,6 +169,17 @@ filters:
     assert.ok(Date.now() - t0 >= 40, 'held until the 50 ms tick');
     assert.match(text, / \+released-by-tick$/);
     assert.equal(res.headers['content-length'], String(Buffer.byteLength(text)));
+  });
+
+  it('applies the filter policy to a request held longer than filter_hold_timeout_ms', async () => {
+    const t0 = Date.now();
+    const res = await request(`${env.proxy.url}/forever`);
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.headers['x-outrigger-filter'], 'hold');
+    await res.body.text();
+    assert.ok(Date.now() - t0 >= 250, 'not before the timeout');
+    const line = env.proxy.logs.find((l) => l.code === 'OUTRIGGER_FILTER_HOLD_TIMEOUT' && /held the request for 300 ms/.test(l.msg));
+    assert.ok(line, 'logged with the reason');
   });
 
   it('lets other requests through meanwhile', async () => {

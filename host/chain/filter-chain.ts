@@ -26,6 +26,8 @@ export interface ChainSink {
 
 export interface ChainLimits {
   maxBufferedBody: number;
+  /** How long a filter may hold the stream when nothing but the filter can resume it. */
+  filterHoldTimeoutMs: number;
 }
 
 export interface ChainEvents {
@@ -76,6 +78,7 @@ export class FilterChain {
   /** Set once a local reply or reset ended the filtering: later events are ignored. */
   #stopped = false;
   #closed = false;
+  #holdTimer: NodeJS.Timeout | null = null;
 
   constructor(
     filters: readonly FilterInstance[],
@@ -134,6 +137,7 @@ export class FilterChain {
     this.#closed = true;
     this.#stopped = true;
     this.#stream.waker = null;
+    this.#clearHoldTimer();
     for (let i = 0; i < this.#filters.length; i++) {
       if (this.#handles[i] !== undefined && !this.#skip?.[i]) this.#filters[i].close(this.#handles[i], this.#stream);
     }
@@ -161,6 +165,7 @@ export class FilterChain {
       if (this.#afterCallback(dir)) return;
       if (status !== 0 && !this.#takeResume(dir)) {
         dir.headersPausedAt = k;
+        this.#armHoldTimer(i);
         return;
       }
     }
@@ -223,6 +228,7 @@ export class FilterChain {
         dir.bodyMode = status === 3 || status > 3 ? BodyMode.LatestChunk : BodyMode.Buffer;
         dir.body = body;
         dir.bodyEos = endOfStream;
+        if (endOfStream) this.#armHoldTimer(i);
         this.#checkCap(dir, body);
         return;
       }
@@ -292,6 +298,7 @@ export class FilterChain {
   /** proxy_continue_stream from a later callback: pick up where the direction stopped. */
   private resume(dir: Direction): void {
     if (this.#stopped) return;
+    this.#clearHoldTimer();
     if (dir.headersPausedAt >= 0) {
       const k = dir.headersPausedAt;
       dir.headersPausedAt = -1;
@@ -317,6 +324,28 @@ export class FilterChain {
     if (paused.length === 0) return; // its next callback will fail and apply the policy then
     if (!this.#fault(i, error)) return;
     for (const d of paused) this.resume(d);
+  }
+
+  /** A filter stopped the stream and only it can resume it: don't let it hold the stream forever. */
+  #armHoldTimer(i: number): void {
+    this.#clearHoldTimer();
+    const ms = this.#limits.filterHoldTimeoutMs;
+    this.#holdTimer = setTimeout(() => {
+      this.#holdTimer = null;
+      const f = this.#filters[i];
+      this.#faultWhilePaused(
+        i,
+        new FilterFault(f.name, `held the request for ${ms} ms without continuing it (filter_hold_timeout_ms)`, { code: 'OUTRIGGER_FILTER_HOLD_TIMEOUT' }),
+      );
+    }, ms);
+    this.#holdTimer.unref();
+  }
+
+  #clearHoldTimer(): void {
+    if (this.#holdTimer !== null) {
+      clearTimeout(this.#holdTimer);
+      this.#holdTimer = null;
+    }
   }
 
   /** Over the buffer cap: 413 for a request, 500 for a response (Envoy's answers). */

@@ -6,14 +6,16 @@ import type { HttpStream } from './http-stream.js';
 
 export type FailurePolicy = 'fail_closed' | 'fail_open';
 
-/** Thrown by a FilterInstance when the filter trapped, aborted or exited during a callback. */
+/** A filter failed a request: it trapped, aborted or exited during a callback, or held the stream too long. */
 export class FilterFault extends Error {
   readonly filter: string;
-  readonly code = 'OUTRIGGER_FILTER_TRAP';
-  constructor(filter: string, message: string, options?: { cause?: unknown }) {
+  /** OUTRIGGER_FILTER_TRAP, or OUTRIGGER_FILTER_HOLD_TIMEOUT for a filter that held a stream too long. */
+  readonly code: string;
+  constructor(filter: string, message: string, options?: { cause?: unknown; code?: string }) {
     super(message, options);
     this.name = 'FilterFault';
     this.filter = filter;
+    this.code = options?.code ?? 'OUTRIGGER_FILTER_TRAP';
   }
 }
 

@@ -40,5 +40,6 @@ export interface OutriggerConfig {
   upstreamTimeoutMs: number;
   connectTimeoutMs: number;
   maxBufferedBody: number;
+  filterHoldTimeoutMs: number;
   drainTimeoutMs: number;
 }

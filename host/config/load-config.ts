@@ -9,6 +9,7 @@ import { OutriggerError } from '../errors.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_FILTER_HOLD_TIMEOUT_MS,
   DEFAULT_MAX_BUFFERED_BODY_BYTES,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
 } from '../limits.js';
@@ -24,6 +25,7 @@ const TOP_KEYS = [
   'upstream_timeout_ms',
   'connect_timeout_ms',
   'max_buffered_body',
+  'filter_hold_timeout_ms',
   'drain_timeout_ms',
 ] as const;
 const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error'] as const;
@@ -244,6 +246,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     upstreamTimeoutMs: positiveInt(c.upstream_timeout_ms, 'upstream_timeout_ms', p, DEFAULT_UPSTREAM_TIMEOUT_MS),
     connectTimeoutMs: positiveInt(c.connect_timeout_ms, 'connect_timeout_ms', p, DEFAULT_CONNECT_TIMEOUT_MS),
     maxBufferedBody: positiveInt(c.max_buffered_body, 'max_buffered_body', p, DEFAULT_MAX_BUFFERED_BODY_BYTES),
+    filterHoldTimeoutMs: positiveInt(c.filter_hold_timeout_ms, 'filter_hold_timeout_ms', p, DEFAULT_FILTER_HOLD_TIMEOUT_MS),
     drainTimeoutMs: positiveInt(c.drain_timeout_ms, 'drain_timeout_ms', p, DEFAULT_DRAIN_TIMEOUT_MS),
   };
   if (p.list.length)

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { BodyBuffer } from '../chain/body-buffer.js';
-import { FilterChain, type ChainSink } from '../chain/filter-chain.js';
+import { FilterChain, type ChainLimits, type ChainSink } from '../chain/filter-chain.js';
 import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
@@ -20,7 +20,7 @@ const EMPTY = Buffer.alloc(0);
 export interface ExchangeEnv {
   upstream: Upstream;
   logger: Logger;
-  maxBufferedBody: number;
+  limits: ChainLimits;
   /** Counts outcomes for /metrics-style reporting. */
   stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
 }
@@ -100,7 +100,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       scheme: 'http',
     });
     this.#requestEos = !requestHasBody(req);
-    this.#chain = new FilterChain(gen.filters, this.#stream, this, { maxBufferedBody: env.maxBufferedBody }, this, gen.orders);
+    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders);
   }
 
   start(): void {
