@@ -10,7 +10,7 @@ import type { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig, OutriggerConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
 import { Generation } from './generation.js';
-import { compileFilter, readFilterFile, startFilter, type FilterFile } from './load-filter.js';
+import { compileFilter, readFilterFile, startFilter, type CompiledModule, type FilterFile } from './load-filter.js';
 
 export type FilterState = 'active' | 'rejected' | 'missing' | 'failed';
 
@@ -58,6 +58,11 @@ export class FilterManager {
   /** Generations with requests still running (the current one included). */
   readonly #live = new Set<Generation>();
   #queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Compiled modules by sha256: filters built from the same file (the same .wasm listed twice with
+   * different configs, or an unchanged file across reloads) share one module and its machine code.
+   */
+  #modules = new Map<string, CompiledModule>();
 
   constructor(logger: Logger) {
     this.#logger = logger;
@@ -120,7 +125,8 @@ export class FilterManager {
       }
       if (file) {
         try {
-          const compiled = await compileFilter(file, entry.name, entry.path);
+          const compiled = this.#modules.get(file.sha256) ?? (await compileFilter(file, entry.name, entry.path));
+          this.#modules.set(file.sha256, compiled);
           const filter = startFilter(compiled, entry, this.#logger, this);
           started.push(filter);
           next.set(entry.name, {
@@ -169,6 +175,9 @@ export class FilterManager {
     const sameChain = newFilters.length === this.#current.filters.length && newFilters.every((f, i) => f === this.#current.filters[i]);
     if (!sameChain && changes.length === 0) changes.push(`order: ${oldNames.join(', ')} -> ${newFilters.map((f) => f.name).join(', ')}`);
     this.#slots = next;
+    // Keep compiled modules only for what serves now (old generations keep theirs through their filters).
+    const serving = new Set([...next.values()].map((sl) => sl.sha256));
+    for (const sha of this.#modules.keys()) if (!serving.has(sha)) this.#modules.delete(sha);
     if (sameChain) return { changed: false, generation: this.#current.id, changes, rejected };
 
     this.#nextGeneration++;
