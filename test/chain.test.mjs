@@ -123,6 +123,41 @@ filters:
   });
 });
 
+describe('a local reply travels back through the filters that saw the request', () => {
+  const env = withProxy((upstream) => `
+upstream: ${upstream.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: before
+    file: append.wasm
+    config: { value: before }
+  - name: auth
+    file: ${FILTERS}/api_key_auth.wasm
+    config: { keys: [k] }
+  - name: after
+    file: append.wasm
+    config: { value: after }
+`);
+
+  it('as in Envoy: earlier filters add to the 401, later ones never see it', async () => {
+    const res = await request(`${env.proxy.url}/x`);
+    const body = await res.body.text();
+    assert.equal(res.statusCode, 401);
+    assert.equal(body, 'missing API key\n');
+    assert.equal(res.headers['content-length'], '16');
+    assert.equal(res.headers['www-authenticate'], 'ApiKey');
+    assert.equal(res.headers['x-chain'], 'before', 'the filter before auth ran its response phase on the reply');
+    assert.equal(env.upstream.seen.length, 0);
+  });
+
+  it('HEAD gets the reply headers without a body', async () => {
+    const res = await request(`${env.proxy.url}/x`, { method: 'HEAD' });
+    assert.equal(res.statusCode, 401);
+    assert.equal(res.headers['content-length'], '16');
+    assert.equal(await res.body.text(), '');
+  });
+});
+
 describe('a filter that stops the request headers', () => {
   const env = withProxy((upstream) => `
 upstream: ${upstream.url}

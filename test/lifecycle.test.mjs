@@ -31,6 +31,7 @@ describe('the built-in demo (npm start)', () => {
     assert.equal(echoed.headers['x-request-id'], res.headers['x-request-id']);
     const denied = await request(`http://${running.address}/private/data`);
     assert.equal(denied.statusCode, 401);
+    assert.match(denied.headers['x-request-id'], /\S+/, 'request-id (before auth) tags the 401 too');
     await denied.body.text();
   });
 });

@@ -4,6 +4,7 @@
 // HTTP sockets nor Wasm: it talks to FilterInstance on one side and a ChainSink on the other.
 
 import { BodyBuffer } from './body-buffer.js';
+import { HeaderMap } from './header-map.js';
 import { FilterFault, type FilterInstance } from './filter-instance.js';
 import {
   REQUEST_DIRECTION,
@@ -18,8 +19,13 @@ export interface ChainSink {
   requestData(body: BodyBuffer, endOfStream: boolean): void;
   responseHeaders(): void;
   responseData(body: BodyBuffer, endOfStream: boolean): void;
-  /** A filter answered (or failed closed): send this instead of the upstream's response. */
+  /** A filter failed closed or a buffer overflowed: send this as is instead of the upstream's response. */
   localReply(reply: LocalReply): void;
+  /**
+   * A filter answered during the request phase: stop the upstream; the reply's headers and body then
+   * come through responseHeaders/responseData like an upstream response. False when it is too late.
+   */
+  beginLocalReply(endOfStream: boolean): boolean;
   /** A filter reset the stream, or a body overflowed after headers went out. */
   reset(reason: string): void;
 }
@@ -57,6 +63,8 @@ class Direction {
   /** Whether the held body already ends the stream (a filter stopped at end_of_stream). */
   bodyEos = false;
   ended = false;
+  /** First position that takes part: a local reply goes back only through the filters that saw the request. */
+  first = 0;
 
   constructor(bit: number, order: readonly number[]) {
     this.bit = bit;
@@ -78,6 +86,8 @@ export class FilterChain {
   /** Set once a local reply or reset ended the filtering: later events are ignored. */
   #stopped = false;
   #closed = false;
+  /** A local reply is travelling back through the response phase. */
+  #replying = false;
   #holdTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -162,7 +172,7 @@ export class FilterChain {
         if (!this.#fault(i, err)) return;
         continue;
       }
-      if (this.#afterCallback(dir)) return;
+      if (this.#afterCallback(dir, k)) return;
       if (status !== 0 && !this.#takeResume(dir)) {
         dir.headersPausedAt = k;
         this.#armHoldTimer(i);
@@ -176,7 +186,7 @@ export class FilterChain {
     if (dir.held !== null || dir.heldEos) {
       const held = dir.held ?? new BodyBuffer();
       dir.held = null;
-      this.#runBody(dir, 0, held, dir.heldEos);
+      this.#runBody(dir, dir.first, held, dir.heldEos);
     }
   }
 
@@ -198,7 +208,7 @@ export class FilterChain {
       this.#runBody(dir, k, body, endOfStream);
       return;
     }
-    this.#runBody(dir, 0, new BodyBuffer(chunk.byteLength ? [chunk] : []), endOfStream);
+    this.#runBody(dir, dir.first, new BodyBuffer(chunk.byteLength ? [chunk] : []), endOfStream);
   }
 
   #runBody(dir: Direction, from: number, body: BodyBuffer, endOfStream: boolean): void {
@@ -221,7 +231,7 @@ export class FilterChain {
         if (!this.#fault(i, err)) return;
         continue;
       }
-      if (this.#afterCallback(dir)) return;
+      if (this.#afterCallback(dir, k)) return;
       if (status !== 0 && !this.#takeResume(dir)) {
         // Held here until more data arrives or, at end of stream, until the filter continues it.
         dir.bodyPausedAt = k;
@@ -241,11 +251,17 @@ export class FilterChain {
   }
 
   /** Carries out what the filter asked for during its callback. True when filtering must stop here. */
-  #afterCallback(dir: Direction): boolean {
+  #afterCallback(dir: Direction, k: number): boolean {
     const s = this.#stream;
     if (s.localReply !== null) {
-      this.#stopped = true;
-      this.#sink.localReply(s.localReply);
+      const reply = s.localReply;
+      s.localReply = null;
+      if (this.#replying) return false; // a reply to our own reply: Envoy does not loop either
+      if (dir === this.#req) this.#replyThroughChain(reply, k);
+      else {
+        this.#stopped = true;
+        this.#sink.localReply(reply);
+      }
       return true;
     }
     if (s.pendingClose !== 0) {
@@ -264,6 +280,38 @@ export class FilterChain {
     return false;
   }
 
+  /**
+   * As Envoy does: a local reply sent during the request phase by the filter at request position k
+   * goes back through the response phase of the filters that saw the request (k down to 0), so they
+   * can add their headers to it (CORS, request ids) as they would to an upstream response.
+   */
+  #replyThroughChain(reply: LocalReply, k: number): void {
+    const s = this.#stream;
+    const req = this.#req;
+    req.ended = true;
+    req.headersPausedAt = req.bodyPausedAt = -1;
+    this.#clearHoldTimer();
+    const noBody = reply.body.byteLength === 0;
+    if (!this.#sink.beginLocalReply(noBody)) {
+      this.#stopped = true;
+      return;
+    }
+    this.#replying = true;
+    const flat = [':status', String(reply.status), ...reply.headers];
+    if (noBody === false && !reply.headers.includes('content-type')) flat.push('content-type', 'text/plain; charset=utf-8');
+    flat.push('content-length', String(reply.body.byteLength));
+    s.responseHeaders = new HeaderMap(flat);
+    s.responseCode = reply.status;
+    const res = this.#res;
+    res.first = res.order.length - 1 - k;
+    res.headersEos = noBody;
+    if (!noBody) {
+      res.held = new BodyBuffer([reply.body]);
+      res.heldEos = true;
+    }
+    this.#runHeaders(res, res.first);
+  }
+
   /** A filter acted on this stream from outside its callbacks (e.g. proxy_continue_stream from a tick). */
   wake(): void {
     if (this.#stopped) return;
@@ -275,7 +323,11 @@ export class FilterChain {
       return;
     }
     if (s.localReply !== null || s.pendingClose !== 0) {
-      this.#afterCallback(this.#req);
+      // A reply to a request still held by a filter goes back through the chain from that filter.
+      const req = this.#req;
+      const k = req.headersPausedAt >= 0 ? req.headersPausedAt : req.bodyPausedAt;
+      if (s.localReply !== null && k >= 0 && !this.#res.headersDone) this.#afterCallback(req, k);
+      else this.#afterCallback(this.#res, -1);
       return;
     }
     for (const dir of [this.#req, this.#res]) {

@@ -73,6 +73,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   #declaredLength = -1;
   #sentBytes = 0;
   #finished = false;
+  /** The response comes from a filter, not the upstream: ignore what the aborted upstream reports. */
+  #localReplying = false;
 
   constructor(req: IncomingMessage, res: ServerResponse, gen: Generation, env: ExchangeEnv) {
     this.#req = req;
@@ -207,7 +209,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (this.#finished || this.#chain.stopped) return true;
+    if (this.#finished || this.#chain.stopped || this.#localReplying) return true;
     const raw: string[] = new Array(rawHeaders.length);
     for (let i = 0; i < rawHeaders.length; i++) raw[i] = rawHeaders[i].toString('latin1');
     const flat: string[] = [':status', String(statusCode)];
@@ -225,7 +227,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.#finished) return true;
+    if (this.#finished || this.#localReplying) return true;
     if (this.#responseRemaining >= 0) this.#responseRemaining -= chunk.byteLength;
     this.#responseEosSent = this.#responseRemaining === 0;
     this.#chain.responseData(chunk, this.#responseEosSent);
@@ -234,13 +236,13 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#upstreamDone = true;
-    if (this.#finished) return;
+    if (this.#finished || this.#localReplying) return;
     if (!this.#responseEosAtHeaders && !this.#responseEosSent) this.#chain.responseData(EMPTY, true);
   }
 
   onError(err: Error): void {
     this.#upstreamDone = true;
-    if (this.#finished || this.#chain.stopped) return;
+    if (this.#finished || this.#chain.stopped || this.#localReplying) return;
     this.#env.stats.upstreamErrors++;
     const res = this.#res;
     if (res.headersSent) {
@@ -264,6 +266,9 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   }
 
   responseData(body: BodyBuffer, endOfStream: boolean): void {
+    // A response that ended with its headers (HEAD, 204, 304) has no body to write, even when a
+    // filter's local reply carries one.
+    if (this.#responseEosAtHeaders) return;
     if (this.#awaitFirstResponseData) {
       this.#awaitFirstResponseData = false;
       this.#sendResponseHeaders(endOfStream ? body.length : -1);
@@ -328,6 +333,20 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     }
     this.#stream.responseCode = reply.status;
     this.#writeReply(reply.status, reply.body, reply.headers);
+  }
+
+  beginLocalReply(endOfStream: boolean): boolean {
+    this.#env.stats.localReplies++;
+    this.#localReplying = true;
+    this.#stopUpstream('local reply');
+    if (this.#res.headersSent) {
+      this.#env.logger.error({ reqId: this.#stream.id }, 'local reply after the response started; closing the connection');
+      this.#res.destroy();
+      return false;
+    }
+    this.#responseEosAtHeaders = endOfStream || this.#req.method === 'HEAD';
+    this.#responseRemaining = -1;
+    return true;
   }
 
   reset(reason: string): void {
