@@ -3,7 +3,7 @@
 // properties. Neutral between the ABI glue (which reads and edits it) and the HTTP plumbing (which
 // fills it and carries out what it records).
 
-import { BodyBuffer } from './body-buffer.js';
+import type { BodyBuffer } from './body-buffer.js';
 import type { HeaderMap } from './header-map.js';
 
 export interface LocalReply {
@@ -68,4 +68,3 @@ export class HttpStream {
   }
 }
 
-export { BodyBuffer };

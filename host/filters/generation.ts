@@ -11,7 +11,6 @@ export class Generation {
   /** Whether any filter has a body callback in that direction (decides if bodies pass the chain). */
   readonly requestBodyHooks: boolean;
   readonly responseBodyHooks: boolean;
-  readonly createdAt = new Date();
   #refs = 0;
   #retired = false;
   #onDrained: (() => void) | null = null;
