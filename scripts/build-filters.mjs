@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds AssemblyScript proxy-wasm filters with the repo's asconfig.json (runtime incremental,
+// Builds AssemblyScript proxy-wasm filters with the repo's asconfig.json (runtime minimal,
 // --exportStart _initialize, abort routed to the SDK's outrigger_abort).
 //
 //   node scripts/build-filters.mjs          builds examples/<name>/filter.ts → filters/<name_with_underscores>.wasm

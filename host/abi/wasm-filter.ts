@@ -71,6 +71,11 @@ export class WasmFilter implements FilterInstance {
     return this.#vm.failed === null;
   }
 
+  /** Size of the live instance's linear memory (what a filter's heap has grown to). */
+  get memoryBytes(): number {
+    return this.#vm.memory.attached ? this.#vm.memory.byteLength : 0;
+  }
+
   /** The current VM, replacing a failed one first (bounded by the crash-loop window). */
   #liveVm(): WasmVm {
     const vm = this.#vm;

@@ -50,6 +50,7 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
         last_error: s.lastError ?? (s.filter.healthy ? null : s.filter.lastError),
         on_error: s.filter.policy,
         traps: s.filter.traps,
+        memory_bytes: s.filter.memoryBytes,
       })),
     };
   });
@@ -88,6 +89,7 @@ function prometheusText(deps: AdminDeps): string {
   metric('outrigger_live_generations', 'gauge', 'Generations still serving requests (the current one included).', [['', deps.manager.liveGenerations]]);
   const slots = deps.manager.slots;
   metric('outrigger_filter_traps_total', 'counter', 'Traps, aborts and proc_exit of a filter.', slots.map((sl) => [`{filter="${label(sl.entry.name)}"}`, sl.filter.traps]));
+  metric('outrigger_filter_memory_bytes', 'gauge', 'Linear memory of a filter\'s live instance.', slots.map((sl) => [`{filter="${label(sl.entry.name)}"}`, sl.filter.memoryBytes]));
   metric('outrigger_filter_info', 'gauge', 'The version of each filter that serves, and its state (active, rejected, missing, failed).', slots.map((sl) => [
     `{filter="${label(sl.entry.name)}",sha256="${sl.sha256}",abi="${sl.abi}",generation="${sl.generation}",state="${sl.state === 'active' && !sl.filter.healthy ? 'failed' : sl.state}"}`,
     1,

@@ -10,14 +10,15 @@ import { RootContext } from "./root-context";
 import { HttpContext } from "./http-context";
 import { getPropertyString } from "./properties";
 import { log } from "./log";
+import { ContextTable } from "./context-table";
 
 /** Makes the root context of a plugin: `(contextId) => new MyRoot(contextId)`. */
 export type RootContextFactory = (contextId: u32) => RootContext;
 
 const factoryIds = new Array<string>();
 const factories = new Array<RootContextFactory>();
-const roots = new Map<u32, RootContext>();
-const streams = new Map<u32, HttpContext>();
+const roots = new ContextTable<RootContext>();
+const streams = new ContextTable<HttpContext>();
 
 /**
  * Registers the factory of the root context for plugin root id `rootId` (Outrigger's `root_id`
@@ -42,8 +43,8 @@ let lastRoot: RootContext | null = null;
 export function getRootContext(contextId: u32): RootContext | null {
   // Every stream context is created under the same root: answer it without a map lookup.
   if (contextId == lastRootId && lastRoot !== null) return lastRoot;
-  if (!roots.has(contextId)) return null;
   const root = roots.get(contextId);
+  if (root === null) return null;
   lastRootId = contextId;
   lastRoot = root;
   return root;
@@ -57,8 +58,8 @@ let lastCtx: HttpContext | null = null;
 /** The live HTTP context with this id, or null. */
 export function getHttpContext(contextId: u32): HttpContext | null {
   if (contextId == lastId && lastCtx !== null) return lastCtx;
-  if (!streams.has(contextId)) return null;
   const ctx = streams.get(contextId);
+  if (ctx === null) return null;
   lastId = contextId;
   lastCtx = ctx;
   return ctx;
@@ -240,4 +241,9 @@ export function onDelete(contextId: u32): void {
     return;
   }
   unknown("proxy_on_delete", contextId);
+}
+
+/** Stream contexts alive now (created, not yet deleted). */
+export function liveHttpContexts(): i32 {
+  return streams.size;
 }
