@@ -40,7 +40,7 @@ export class GuestMemory {
   #refresh(): void {
     // Growing memory detaches the old buffer, and a detached buffer's views have length 0: that is
     // cheaper to test on every access than reading memory.buffer.
-    if (this.#u8.byteLength !== 0) return;
+    if (this.#u8.length !== 0) return;
     const buf = this.#memory ? this.#memory.buffer : null;
     if (buf !== this.#buffer) {
       this.#buffer = buf as ArrayBuffer | null;
@@ -52,7 +52,7 @@ export class GuestMemory {
 
   get byteLength(): number {
     this.#refresh();
-    return this.#u8.byteLength;
+    return this.#u8.length;
   }
 
   /** True when [ptr, ptr+len) lies inside memory. Pointers arrive as i32 and may be negative. */
@@ -60,7 +60,7 @@ export class GuestMemory {
     this.#refresh();
     const p = ptr >>> 0;
     const n = len >>> 0;
-    return p + n <= this.#u8.byteLength;
+    return p + n <= this.#u8.length;
   }
 
   /** A view (not a copy) of guest bytes, or null when out of bounds. Valid until the next guest call. */
@@ -68,7 +68,7 @@ export class GuestMemory {
     this.#refresh();
     const p = ptr >>> 0;
     const n = len >>> 0;
-    if (p + n > this.#u8.byteLength) return null;
+    if (p + n > this.#u8.length) return null;
     return this.#u8.subarray(p, p + n);
   }
 
@@ -90,7 +90,7 @@ export class GuestMemory {
     const p = ptr >>> 0;
     const n = len >>> 0;
     const u8 = this.#u8;
-    if (p + n > u8.byteLength) return null;
+    if (p + n > u8.length) return null;
     // Header names and values are mostly short: build those directly.
     if (n <= 8) return latin1Upto8(u8, p, n);
     if (n <= 16) return latin1Upto8(u8, p, 8) + latin1Upto8(u8, p + 8, n - 8);
@@ -101,7 +101,7 @@ export class GuestMemory {
   writeLatin1(ptr: number, s: string): boolean {
     this.#refresh();
     const p = ptr >>> 0;
-    if (p + s.length > this.#u8.byteLength) return false;
+    if (p + s.length > this.#u8.length) return false;
     this.#buf.latin1Write(s, p);
     return true;
   }
@@ -109,7 +109,7 @@ export class GuestMemory {
   writeU32(ptr: number, value: number): boolean {
     this.#refresh();
     const p = ptr >>> 0;
-    if (p + 4 > this.#u8.byteLength) return false;
+    if (p + 4 > this.#u8.length) return false;
     this.#dv.setUint32(p, value >>> 0, true);
     return true;
   }
@@ -117,7 +117,7 @@ export class GuestMemory {
   writeU64(ptr: number, value: bigint): boolean {
     this.#refresh();
     const p = ptr >>> 0;
-    if (p + 8 > this.#u8.byteLength) return false;
+    if (p + 8 > this.#u8.length) return false;
     this.#dv.setBigUint64(p, BigInt.asUintN(64, value), true);
     return true;
   }
@@ -125,14 +125,14 @@ export class GuestMemory {
   readU32(ptr: number): number | null {
     this.#refresh();
     const p = ptr >>> 0;
-    if (p + 4 > this.#u8.byteLength) return null;
+    if (p + 4 > this.#u8.length) return null;
     return this.#dv.getUint32(p, true);
   }
 
   write(ptr: number, bytes: Uint8Array): boolean {
     this.#refresh();
     const p = ptr >>> 0;
-    if (p + bytes.byteLength > this.#u8.byteLength) return false;
+    if (p + bytes.length > this.#u8.length) return false;
     this.#u8.set(bytes, p);
     return true;
   }

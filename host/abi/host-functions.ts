@@ -94,7 +94,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if ((start >>> 0) + (max >>> 0) > U32_MAX) return WasmResult.BadArgument;
       const conf = configurationBuffer(type);
       let bytes: Buffer;
-      if (conf) bytes = conf.subarray(start >>> 0, Math.min(conf.byteLength, (start >>> 0) + (max >>> 0)));
+      if (conf) bytes = conf.subarray(start >>> 0, Math.min(conf.length, (start >>> 0) + (max >>> 0)));
       else {
         const body = bodyFor(type);
         if (!body) return WasmResult.NotFound;
@@ -106,7 +106,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     proxy_get_buffer_status(type, lenOut, flagsOut) {
       if (type < 0 || type > BufferType.CallData) return WasmResult.BadArgument;
       const conf = configurationBuffer(type);
-      const len = conf ? conf.byteLength : bodyFor(type)?.length;
+      const len = conf ? conf.length : bodyFor(type)?.length;
       if (len === undefined) return WasmResult.NotFound;
       if (!mem.writeU32(lenOut, len) || !mem.writeU32(flagsOut, 0)) return WasmResult.InvalidMemoryAccess;
       return WasmResult.Ok;

@@ -31,23 +31,23 @@ export function serializePairs(flat: readonly string[]): Buffer {
  * key and value, bounded size and count. Returns null when malformed. An empty input is an empty map.
  */
 export function parsePairs(bytes: Uint8Array): string[] | null {
-  if (bytes.byteLength === 0) return [];
-  if (bytes.byteLength > MAX_PAIRS_BYTES || bytes.byteLength < 4) return null;
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length === 0) return [];
+  if (bytes.length > MAX_PAIRS_BYTES || bytes.length < 4) return null;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const n = buf.readUInt32LE(0);
   if (n > MAX_PAIRS_COUNT) return null;
   let data = 4 + n * 8;
-  if (data > buf.byteLength) return null;
+  if (data > buf.length) return null;
   const out: string[] = new Array(n * 2);
   for (let i = 0; i < n; i++) {
     const kl = buf.readUInt32LE(4 + i * 8);
     const vl = buf.readUInt32LE(8 + i * 8);
-    if (data + kl + 1 + vl + 1 > buf.byteLength) return null;
+    if (data + kl + 1 + vl + 1 > buf.length) return null;
     if (buf[data + kl] !== 0 || buf[data + kl + 1 + vl] !== 0) return null;
     out[i * 2] = buf.toString('latin1', data, data + kl);
     data += kl + 1;
     out[i * 2 + 1] = buf.toString('latin1', data, data + vl);
     data += vl + 1;
   }
-  return data === buf.byteLength ? out : null;
+  return data === buf.length ? out : null;
 }

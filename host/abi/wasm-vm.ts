@@ -262,15 +262,15 @@ export class WasmVm {
   returnBytes(bytes: Uint8Array, ptrOut: number, lenOut: number): number {
     const mem = this.memory;
     if (!mem.inBounds(ptrOut, 4) || !mem.inBounds(lenOut, 4)) return 6;
-    if (bytes.byteLength === 0) {
+    if (bytes.length === 0) {
       mem.writeU32(ptrOut, 0);
       mem.writeU32(lenOut, 0);
       return 0;
     }
-    const ptr = this.#alloc!(bytes.byteLength) >>> 0;
+    const ptr = this.#alloc!(bytes.length) >>> 0;
     if (ptr === 0 || !mem.write(ptr, bytes)) return 6;
     mem.writeU32(ptrOut, ptr);
-    mem.writeU32(lenOut, bytes.byteLength);
+    mem.writeU32(lenOut, bytes.length);
     return 0;
   }
 

@@ -10,7 +10,7 @@ export class BodyBuffer {
   constructor(chunks: Buffer[] = []) {
     this.#chunks = chunks;
     let n = 0;
-    for (const c of chunks) n += c.byteLength;
+    for (const c of chunks) n += c.length;
     this.#length = n;
   }
 
@@ -23,9 +23,9 @@ export class BodyBuffer {
   }
 
   append(chunk: Buffer): void {
-    if (chunk.byteLength === 0) return;
+    if (chunk.length === 0) return;
     this.#chunks.push(chunk);
-    this.#length += chunk.byteLength;
+    this.#length += chunk.length;
   }
 
   /** All bytes as one Buffer (joins once, then keeps the joined copy). */
@@ -47,14 +47,14 @@ export class BodyBuffer {
    */
   set(start: number, size: number, data: Buffer): boolean {
     if (start === 0 && size === 0) {
-      if (data.byteLength) this.#chunks.unshift(data);
+      if (data.length) this.#chunks.unshift(data);
     } else if (start === 0 && size >= this.#length) {
-      this.#chunks = data.byteLength ? [data] : [];
+      this.#chunks = data.length ? [data] : [];
     } else if (start >= this.#length) {
-      if (data.byteLength) this.#chunks.push(data);
+      if (data.length) this.#chunks.push(data);
     } else return false;
     let n = 0;
-    for (const c of this.#chunks) n += c.byteLength;
+    for (const c of this.#chunks) n += c.length;
     this.#length = n;
     return true;
   }

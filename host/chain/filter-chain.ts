@@ -208,7 +208,7 @@ export class FilterChain {
       this.#runBody(dir, k, body, endOfStream);
       return;
     }
-    this.#runBody(dir, dir.first, new BodyBuffer(chunk.byteLength ? [chunk] : []), endOfStream);
+    this.#runBody(dir, dir.first, new BodyBuffer(chunk.length ? [chunk] : []), endOfStream);
   }
 
   #runBody(dir: Direction, from: number, body: BodyBuffer, endOfStream: boolean): void {
@@ -291,7 +291,7 @@ export class FilterChain {
     req.ended = true;
     req.headersPausedAt = req.bodyPausedAt = -1;
     this.#clearHoldTimer();
-    const noBody = reply.body.byteLength === 0;
+    const noBody = reply.body.length === 0;
     if (!this.#sink.beginLocalReply(noBody)) {
       this.#stopped = true;
       return;
@@ -299,7 +299,7 @@ export class FilterChain {
     this.#replying = true;
     const flat = [':status', String(reply.status), ...reply.headers];
     if (noBody === false && !reply.headers.includes('content-type')) flat.push('content-type', 'text/plain; charset=utf-8');
-    flat.push('content-length', String(reply.body.byteLength));
+    flat.push('content-length', String(reply.body.length));
     s.responseHeaders = new HeaderMap(flat);
     s.responseCode = reply.status;
     const res = this.#res;

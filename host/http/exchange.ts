@@ -113,7 +113,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       let remaining = cl !== undefined && req.headers['transfer-encoding'] === undefined ? Number(cl) : -1;
       let eosSent = false;
       req.on('data', (chunk: Buffer) => {
-        if (remaining >= 0) remaining -= chunk.byteLength;
+        if (remaining >= 0) remaining -= chunk.length;
         eosSent = remaining === 0;
         this.#chain.requestData(chunk, eosSent);
       });
@@ -192,10 +192,10 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const forwardedFor = client ? (xff ? `${xff}, ${client}` : client) : xff;
     headers.push('host', authority, 'x-forwarded-proto', xfp ?? 'http');
     if (forwardedFor) headers.push('x-forwarded-for', forwardedFor);
-    if (Buffer.isBuffer(body) && (body.byteLength > 0 || method !== 'GET')) headers.push('content-length', String(body.byteLength));
+    if (Buffer.isBuffer(body) && (body.length > 0 || method !== 'GET')) headers.push('content-length', String(body.length));
     this.#dispatched = true;
     try {
-      this.#env.upstream.dispatch({ method, path, headers, body: Buffer.isBuffer(body) && body.byteLength === 0 && method === 'GET' ? null : body }, this);
+      this.#env.upstream.dispatch({ method, path, headers, body: Buffer.isBuffer(body) && body.length === 0 && method === 'GET' ? null : body }, this);
     } catch (err) {
       this.onError(err as Error);
     }
@@ -228,7 +228,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.#finished || this.#localReplying) return true;
-    if (this.#responseRemaining >= 0) this.#responseRemaining -= chunk.byteLength;
+    if (this.#responseRemaining >= 0) this.#responseRemaining -= chunk.length;
     this.#responseEosSent = this.#responseRemaining === 0;
     this.#chain.responseData(chunk, this.#responseEosSent);
     return !this.#downstreamBlocked;
@@ -275,7 +275,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     }
     const res = this.#res;
     for (const c of body.chunks) {
-      this.#sentBytes += c.byteLength;
+      this.#sentBytes += c.length;
       if (!res.write(c) && !this.#downstreamBlocked) {
         this.#downstreamBlocked = true;
         res.once('drain', () => {
@@ -359,8 +359,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const out = headers.slice();
     let hasType = false;
     for (let i = 0; i < out.length; i += 2) if (out[i] === 'content-type') hasType = true;
-    if (!hasType && body.byteLength) out.push('content-type', 'text/plain; charset=utf-8');
-    out.push('content-length', String(body.byteLength));
+    if (!hasType && body.length) out.push('content-type', 'text/plain; charset=utf-8');
+    out.push('content-length', String(body.length));
     this.#res.writeHead(status, out);
     this.#res.end(this.#req.method === 'HEAD' ? undefined : body);
   }

@@ -28,28 +28,36 @@ export function encodePropertySegments(segments: Array<string>): ArrayBuffer {
   return toUtf8(segments.join("\0"));
 }
 
-function getPropertyRaw(encodedPath: ArrayBuffer): Result<ArrayBuffer | null> {
+let lastStatus: WasmResult = WasmResult.Ok;
+
+/** The value, or null with the reason in lastStatus: no Result object on the per-request path. */
+function getPropertyRaw(encodedPath: ArrayBuffer): ArrayBuffer | null {
   clearReturnSlots();
   const status = <WasmResult>proxy_get_property(
     changetype<usize>(encodedPath), <usize>encodedPath.byteLength, RET_PTR, RET_LEN);
-  if (status != WasmResult.Ok) return new Result<ArrayBuffer | null>(status, null);
+  if (status != WasmResult.Ok) {
+    lastStatus = status;
+    return null;
+  }
   const bytes = takeHostBlock();
-  return new Result<ArrayBuffer | null>(bytes !== null ? WasmResult.Ok : WasmResult.InvalidMemoryAccess, bytes);
+  lastStatus = bytes !== null ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+  return bytes;
 }
 
 /** The raw value of a property, with the host's status (NotFound, SerializationFailure, ...). */
 export function getPropertyResult(path: string): Result<ArrayBuffer | null> {
-  return getPropertyRaw(encodePropertyPath(path));
+  const bytes = getPropertyRaw(encodePropertyPath(path));
+  return new Result<ArrayBuffer | null>(lastStatus, bytes);
 }
 
 /** The raw value of a property, or null when the host does not have it. */
 export function getProperty(path: string): ArrayBuffer | null {
-  return getPropertyRaw(encodePropertyPath(path)).value;
+  return getPropertyRaw(encodePropertyPath(path));
 }
 
 /** Like getProperty, with explicit segments (dots inside a segment are kept). */
 export function getPropertyPath(segments: Array<string>): ArrayBuffer | null {
-  return getPropertyRaw(encodePropertySegments(segments)).value;
+  return getPropertyRaw(encodePropertySegments(segments));
 }
 
 /** A string property (e.g. "request.path", "plugin_root_id"), or null when absent. */
