@@ -4,7 +4,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import { util as undiciUtil, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { BodyBuffer } from '../chain/body-buffer.js';
 import { FilterChain, type ChainLimits, type ChainSink } from '../chain/filter-chain.js';
@@ -210,10 +210,14 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (this.#finished || this.#chain.stopped || this.#localReplying) return true;
+    // Names through undici's table of known headers: interned lower-case strings, no allocation.
     const raw: string[] = new Array(rawHeaders.length);
-    for (let i = 0; i < rawHeaders.length; i++) raw[i] = rawHeaders[i].toString('latin1');
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      raw[i] = undiciUtil.headerNameToString(rawHeaders[i]);
+      raw[i + 1] = rawHeaders[i + 1].toString('latin1');
+    }
     const flat: string[] = [':status', String(statusCode)];
-    collectEndToEnd(raw, flat);
+    collectEndToEnd(raw, flat, true);
     const s = this.#stream;
     s.responseHeaders = new HeaderMap(flat);
     s.responseCode = statusCode;

@@ -27,18 +27,18 @@ export function connectionTokens(value: string | undefined): Set<string> | null 
 
 /**
  * Copies raw [Name, value, ...] pairs into a flat list with lower-case names, dropping hop-by-hop
- * headers and the headers the Connection header lists.
+ * headers and the headers the Connection header lists. `lowered`: the names already are lower-case.
  */
-export function collectEndToEnd(raw: readonly string[], out: string[]): void {
+export function collectEndToEnd(raw: readonly string[], out: string[], lowered = false): void {
   let listed: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 10 && raw[i].toLowerCase() === 'connection') {
+    if (raw[i].length === 10 && (lowered ? raw[i] : raw[i].toLowerCase()) === 'connection') {
       const t = connectionTokens(raw[i + 1]);
       if (t) listed = listed ? new Set([...listed, ...t]) : t;
     }
   }
   for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i].toLowerCase();
+    const k = lowered ? raw[i] : raw[i].toLowerCase();
     if (HOP_BY_HOP.has(k) || (listed !== null && listed.has(k))) continue;
     out.push(k, raw[i + 1]);
   }
