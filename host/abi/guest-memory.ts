@@ -50,6 +50,12 @@ export class GuestMemory {
     }
   }
 
+  /** The whole memory as bytes, current after any growth. Valid until the next guest call. */
+  bytes(): Uint8Array {
+    this.#refresh();
+    return this.#u8;
+  }
+
   get byteLength(): number {
     this.#refresh();
     return this.#u8.length;

@@ -6,6 +6,7 @@ import type { BodyBuffer } from '../chain/body-buffer.js';
 import type { HeaderMap } from '../chain/header-map.js';
 import { REQUEST_DIRECTION, RESPONSE_DIRECTION } from '../chain/http-stream.js';
 import { MAX_LOG_MESSAGE_BYTES } from '../limits.js';
+import { GuestBytesCache } from './guest-bytes-cache.js';
 import { validHeaderName, validHeaderValue } from './header-syntax.js';
 import { parsePairs, serializePairs } from './pairs.js';
 import { getProperty, propertyPathParts } from './properties.js';
@@ -52,9 +53,33 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     return m ? m : WasmResult.BadArgument;
   }
 
+  const names = new GuestBytesCache<string>();
+  const paths = new GuestBytesCache<readonly string[]>();
+
+  /** A header name from the guest, lower-cased; null when out of bounds. */
   function readKey(ptr: number, len: number): string | null {
-    const k = mem.latin1(ptr, len);
-    return k === null ? null : k.toLowerCase();
+    const u8 = mem.bytes();
+    const p = ptr >>> 0;
+    const n = len >>> 0;
+    if (p + n > u8.length) return null;
+    const cached = names.get(u8, p, n);
+    if (cached !== undefined) return cached;
+    const key = mem.latin1(p, n)!.toLowerCase();
+    names.set(u8, p, n, key);
+    return key;
+  }
+
+  /** A property path from the guest, split into segments; null when out of bounds. */
+  function readPath(ptr: number, len: number): readonly string[] | null {
+    const u8 = mem.bytes();
+    const p = ptr >>> 0;
+    const n = len >>> 0;
+    if (p + n > u8.length) return null;
+    const cached = paths.get(u8, p, n);
+    if (cached !== undefined) return cached;
+    const parts = propertyPathParts(mem.latin1(p, n)!);
+    paths.set(u8, p, n, parts);
+    return parts;
   }
 
   function configurationBuffer(type: number): Buffer | null {
@@ -196,9 +221,9 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     },
 
     proxy_get_property(pp, pl, ptrOut, lenOut) {
-      const path = mem.latin1(pp, pl);
-      if (path === null) return WasmResult.InvalidMemoryAccess;
-      const value = getProperty(vm, vm.current, propertyPathParts(path));
+      const parts = readPath(pp, pl);
+      if (parts === null) return WasmResult.InvalidMemoryAccess;
+      const value = getProperty(vm, vm.current, parts);
       if (value === undefined) return WasmResult.NotFound;
       return typeof value === 'string' ? vm.returnLatin1(value, ptrOut, lenOut) : vm.returnBytes(value, ptrOut, lenOut);
     },
