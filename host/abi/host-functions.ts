@@ -56,30 +56,29 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
   const names = new GuestBytesCache<string>();
   const paths = new GuestBytesCache<readonly string[]>();
 
-  /** A header name from the guest, lower-cased; null when out of bounds. */
-  function readKey(ptr: number, len: number): string | null {
+  /** decode() of guest bytes read as latin1, through `cache`; null when out of bounds. */
+  function readCached<T>(cache: GuestBytesCache<T>, ptr: number, len: number, decode: (latin1: string) => T): T | null {
     const u8 = mem.bytes();
     const p = ptr >>> 0;
     const n = len >>> 0;
     if (p + n > u8.length) return null;
-    const cached = names.get(u8, p, n);
+    const cached = cache.get(u8, p, n);
     if (cached !== undefined) return cached;
-    const key = mem.latin1(p, n)!.toLowerCase();
-    names.set(u8, p, n, key);
-    return key;
+    const value = decode(mem.latin1(p, n)!);
+    cache.set(u8, p, n, value);
+    return value;
+  }
+
+  const lowerCase = (s: string): string => s.toLowerCase();
+
+  /** A header name from the guest, lower-cased; null when out of bounds. */
+  function readKey(ptr: number, len: number): string | null {
+    return readCached(names, ptr, len, lowerCase);
   }
 
   /** A property path from the guest, split into segments; null when out of bounds. */
   function readPath(ptr: number, len: number): readonly string[] | null {
-    const u8 = mem.bytes();
-    const p = ptr >>> 0;
-    const n = len >>> 0;
-    if (p + n > u8.length) return null;
-    const cached = paths.get(u8, p, n);
-    if (cached !== undefined) return cached;
-    const parts = propertyPathParts(mem.latin1(p, n)!);
-    paths.set(u8, p, n, parts);
-    return parts;
+    return readCached(paths, ptr, len, propertyPathParts);
   }
 
   function configurationBuffer(type: number): Buffer | null {
