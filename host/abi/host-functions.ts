@@ -294,12 +294,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     },
 
     proxy_set_effective_context(id) {
-      const s = vm.streamOf(id >>> 0);
-      if (s === undefined) return WasmResult.BadArgument;
-      vm.current = s;
-      vm.currentId = id >>> 0;
-      if (s !== null) (vm.touched ??= []).push(s);
-      return WasmResult.Ok;
+      return vm.setEffectiveContext(id >>> 0) ? WasmResult.Ok : WasmResult.BadArgument;
     },
 
     proxy_set_tick_period_milliseconds(ms) {

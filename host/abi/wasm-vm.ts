@@ -57,8 +57,12 @@ export class WasmVm {
   readonly memory = new GuestMemory();
   /** Why this instance may no longer be called, or null while healthy. */
   failed: string | null = null;
-  /** Stream of the callback in progress (the effective context's stream after set_effective_context). */
-  current: HttpStream | null = null;
+  /**
+   * Slot of the stream whose callback is in progress (the effective context's after
+   * set_effective_context), -1 for none or the root. A number rather than the stream itself: storing
+   * a young object into this long-lived one costs a write barrier on every guest call.
+   */
+  #currentSlot = -1;
   /** Context id of the callback in progress. */
   currentId = 0;
   phase = Phase.None;
@@ -208,6 +212,22 @@ export class WasmVm {
     return this.#slotGen[slot] === Math.floor(id / SLOT_SPAN) ? this.#slots[slot] : undefined;
   }
 
+  /** Stream of the callback in progress (the effective context's stream after set_effective_context). */
+  get current(): HttpStream | null {
+    const slot = this.#currentSlot;
+    return slot < 0 ? null : (this.#slots[slot] ?? null);
+  }
+
+  /** proxy_set_effective_context: later host calls act on context `id`. False when it is unknown. */
+  setEffectiveContext(id: number): boolean {
+    const s = this.streamOf(id);
+    if (s === undefined) return false;
+    this.#currentSlot = s === null ? -1 : id % SLOT_SPAN;
+    this.currentId = id;
+    if (s !== null) (this.touched ??= []).push(s);
+    return true;
+  }
+
   get liveStreams(): number {
     return this.#live;
   }
@@ -222,7 +242,7 @@ export class WasmVm {
    * rethrown for the caller to turn into a FilterFault.
    */
   call(fn: GuestFn, phase: Phase, stream: HttpStream | null, id: number, a: number, b: number): number {
-    this.current = stream;
+    this.#currentSlot = stream === null ? -1 : id % SLOT_SPAN;
     this.currentId = id;
     this.phase = phase;
     try {
@@ -231,7 +251,7 @@ export class WasmVm {
       this.failed = describeGuestError(err) + this.#lastLog();
       throw err;
     } finally {
-      this.current = null;
+      this.#currentSlot = -1;
       this.currentId = 0;
       this.phase = Phase.None;
       if (this.touched !== null) this.#wakeTouched(stream);
