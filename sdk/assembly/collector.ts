@@ -12,7 +12,8 @@ import { liveHttpContexts } from "./dispatcher";
 const COLLECT_EVERY: i32 = 512;
 
 let depth: i32 = 0;
-let callbacksSinceCollect: i32 = 0;
+/** Callbacks left before the next collection. */
+let budget: i32 = COLLECT_EVERY;
 let pagesAtCollect: i32 = 0;
 
 /** A host callback starts. */
@@ -25,13 +26,13 @@ let pagesAtCollect: i32 = 0;
 export function leaveCallback(): void {
   if (--depth > 0) return;
   depth = 0;
-  if (++callbacksSinceCollect < COLLECT_EVERY + (liveHttpContexts() << 2) && memory.size() == pagesAtCollect) return;
+  if (--budget > 0 && memory.size() == pagesAtCollect) return;
   collectNow();
 }
 
 /** A full collection now. Only safe when no callback is running (no references on the stack). */
 function collectNow(): void {
-  callbacksSinceCollect = 0;
   __collect();
+  budget = COLLECT_EVERY + (liveHttpContexts() << 2);
   pagesAtCollect = memory.size();
 }

@@ -73,24 +73,21 @@ const CACHE_SIZE = 16;
 const cachedStrings = new StaticArray<usize>(CACHE_SIZE);
 const cachedKeep = new StaticArray<string | null>(CACHE_SIZE);
 const cachedBytes = new StaticArray<ArrayBuffer | null>(CACHE_SIZE);
-let cacheNext = 0;
 
 /**
- * UTF-8 bytes of a string for passing to the host, from a small identity cache. The result is
- * shared: read it, never modify it.
+ * UTF-8 bytes of a string for passing to the host, from a small identity cache (direct-mapped by
+ * the string's address: one compare on a hit). The result is shared: read it, never modify it.
  */
 export function utf8ForHost(str: string): ArrayBuffer {
   const key = changetype<usize>(str);
-  for (let i = 0; i < CACHE_SIZE; i++) {
-    if (unchecked(cachedStrings[i]) == key) return changetype<ArrayBuffer>(unchecked(cachedBytes[i]));
-  }
+  const slot = <i32>((key >>> 4) & (CACHE_SIZE - 1));
+  if (unchecked(cachedStrings[slot]) == key) return changetype<ArrayBuffer>(unchecked(cachedBytes[slot]));
   const bytes = String.UTF8.encode(str, false);
-  // Only short strings: header names and values, property paths.
   if (bytes.byteLength <= 256) {
-    unchecked((cachedStrings[cacheNext] = key));
-    unchecked((cachedKeep[cacheNext] = str));
-    unchecked((cachedBytes[cacheNext] = bytes));
-    cacheNext = (cacheNext + 1) % CACHE_SIZE;
+    unchecked((cachedStrings[slot] = key));
+    // Kept alive so its address cannot be reused by another string while cached.
+    unchecked((cachedKeep[slot] = str));
+    unchecked((cachedBytes[slot] = bytes));
   }
   return bytes;
 }
