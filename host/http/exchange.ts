@@ -278,7 +278,19 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       this.#sendResponseHeaders(endOfStream ? body.length : -1);
     }
     const res = this.#res;
-    for (const c of body.chunks) {
+    const chunks = body.chunks;
+    if (endOfStream && this.#declaredLength >= 0 && this.#declaredLength !== this.#sentBytes + body.length) {
+      this.#env.logger.error(
+        { code: 'OUTRIGGER_BODY_LENGTH_MISMATCH', reqId: this.#stream.id, declared: this.#declaredLength, sent: this.#sentBytes + body.length },
+        'a filter changed the response body length after content-length was sent; buffer the body (StopIterationAndBuffer until end of stream) or remove content-length in on_response_headers',
+      );
+      res.destroy();
+      return;
+    }
+    // The last chunk of the stream goes out with end(): one pass through node's writer, not two.
+    const writes = endOfStream && chunks.length > 0 ? chunks.length - 1 : chunks.length;
+    for (let i = 0; i < writes; i++) {
+      const c = chunks[i];
       this.#sentBytes += c.length;
       if (!res.write(c) && !this.#downstreamBlocked) {
         this.#downstreamBlocked = true;
@@ -289,15 +301,10 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       }
     }
     if (endOfStream) {
-      if (this.#declaredLength >= 0 && this.#declaredLength !== this.#sentBytes) {
-        this.#env.logger.error(
-          { code: 'OUTRIGGER_BODY_LENGTH_MISMATCH', reqId: this.#stream.id, declared: this.#declaredLength, sent: this.#sentBytes },
-          'a filter changed the response body length after content-length was sent; buffer the body (StopIterationAndBuffer until end of stream) or remove content-length in on_response_headers',
-        );
-        res.destroy();
-        return;
-      }
-      res.end();
+      if (writes < chunks.length) {
+        this.#sentBytes += chunks[writes].length;
+        res.end(chunks[writes]);
+      } else res.end();
     }
   }
 
