@@ -36,6 +36,7 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench builds fir
   --warmup S         discarded warm-up seconds before each measurement (default 2; quick 1)
   --connections N    autocannon connections, pipelining 1 (default 50)
   --only LIST        comma-separated subset of: direct,fastify,outrigger-0,outrigger-1,outrigger-3
+                     (default all of those), plus floor-null-3,floor-raw-3 (see bench/README.md)
   --profile          run the proxies under node --cpu-prof and print their top self-time functions
                      (the profiler slows them: numbers from such a run are not comparable)
   --out FILE         JSON results (default bench/results/latest.json)
@@ -100,8 +101,19 @@ const ALL_CONFIGS = [
   { id: 'outrigger-0', label: 'Outrigger, 0 filters', kind: 'outrigger', filters: [] },
   { id: 'outrigger-1', label: 'Outrigger, 1 filter', kind: 'outrigger', filters: [F_ADD_HEADER] },
   { id: 'outrigger-3', label: 'Outrigger, 3 filters', kind: 'outrigger', filters: [F_REQUEST_ID, F_ADD_HEADER, F_API_KEY] },
+  // The floor under the SDK (only with --only): hand-written filters from bench/floor-filters that
+  // allocate nothing. floor-null-3: three that export every callback and do nothing (host, chain and
+  // wasm boundary); floor-raw-3: three that make the example filters' host calls and nothing else.
+  {
+    id: 'floor-null-3', label: 'Outrigger, 3 empty raw filters', kind: 'outrigger', floor: true,
+    filters: [1, 2, 3].map((i) => ({ name: `null-${i}`, file: 'null.wasm' })),
+  },
+  {
+    id: 'floor-raw-3', label: 'Outrigger, 3 raw filters', kind: 'outrigger', floor: true,
+    filters: [F_REQUEST_ID, F_ADD_HEADER, F_API_KEY].map((f) => ({ name: f.name, file: f.file })),
+  },
 ];
-let CONFIGS = ALL_CONFIGS;
+let CONFIGS = ALL_CONFIGS.filter((c) => !c.floor);
 if (args.only) {
   const ids = args.only.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = ids.filter((id) => !ALL_CONFIGS.some((c) => c.id === id));
@@ -446,7 +458,7 @@ function outriggerYaml(cfg, upstreamUrl) {
     'listen: 127.0.0.1:0',
     'admin: 127.0.0.1:0',
     `upstream: ${q(upstreamUrl)}`,
-    `filters_dir: ${q(FILTERS_DIR)}`,
+    `filters_dir: ${q(cfg.floor ? path.join(tmpDir, 'floor') : FILTERS_DIR)}`,
     'log_level: info', // the default; needed for the "outrigger ready" line, which carries the bound ports
   ];
   if (!cfg.filters.length) lines.push('filters: []');
@@ -466,6 +478,20 @@ async function startOutrigger(cfg, upstreamUrl) {
   const rec = startChild(cfg.id, [path.join(ROOT, 'bin', 'outrigger.js'), 'start', '--config', file], profileFlags(cfg));
   const ready = await waitForLine(rec, (o) => o.msg === 'outrigger ready', 'the "outrigger ready" log line');
   return { rec, url: `http://${ready.listen}`, adminUrl: ready.admin ? `http://${ready.admin}` : null, configFile: file };
+}
+
+/** Compiles bench/floor-filters/*.ts (no SDK: minimal runtime, nothing collected, nothing to collect). */
+async function buildFloorFilters(outDir) {
+  const { default: asc } = await import('assemblyscript/asc');
+  mkdirSync(outDir, { recursive: true });
+  for (const name of ['null', 'request_id', 'add_header', 'api_key_auth']) {
+    let stderr = '';
+    const { error } = await asc.main(
+      [path.join(BENCH_DIR, 'floor-filters', `${name}.ts`), '--runtime', 'minimal', '-O3', '--noAssert', '--exportStart', '_initialize', '--outFile', path.join(outDir, `${name}.wasm`)],
+      { stdout: { write: () => true }, stderr: { write: (t) => ((stderr += t), true) } },
+    );
+    if (error) throw new Error(`building bench/floor-filters/${name}.ts: ${error.message}\n${stderr}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,16 +614,17 @@ function summarize(cfgs, measurements, invalid) {
     }
     return out;
   };
+  const vsO0 = (id) => id.startsWith('outrigger') || id.startsWith('floor');
   for (const [id, s] of Object.entries(byId)) {
     s.rpsVsFastify = byId.fastify ? ratio(s.rps, byId.fastify.rps) : null;
-    s.rpsVsOutrigger0 = byId['outrigger-0'] && id.startsWith('outrigger') ? ratio(s.rps, byId['outrigger-0'].rps) : null;
+    s.rpsVsOutrigger0 = byId['outrigger-0'] && vsO0(id) ? ratio(s.rps, byId['outrigger-0'].rps) : null;
     // CPU "efficiency": how many times more requests per CPU-second than the reference (ref µs / this µs).
     s.cpuEfficiencyVsFastify = byId.fastify ? ratio(byId.fastify.proxyCpuUsPerReq, s.proxyCpuUsPerReq) : null;
-    s.cpuEfficiencyVsOutrigger0 = byId['outrigger-0'] && id.startsWith('outrigger') ? ratio(byId['outrigger-0'].proxyCpuUsPerReq, s.proxyCpuUsPerReq) : null;
+    s.cpuEfficiencyVsOutrigger0 = byId['outrigger-0'] && vsO0(id) ? ratio(byId['outrigger-0'].proxyCpuUsPerReq, s.proxyCpuUsPerReq) : null;
     s.pairedRpsVsFastify = byId.fastify ? paired(id, 'fastify', 'rps') : [];
-    s.pairedRpsVsOutrigger0 = byId['outrigger-0'] && id.startsWith('outrigger') ? paired(id, 'outrigger-0', 'rps') : [];
+    s.pairedRpsVsOutrigger0 = byId['outrigger-0'] && vsO0(id) ? paired(id, 'outrigger-0', 'rps') : [];
     s.pairedCpuEfficiencyVsFastify = byId.fastify ? paired(id, 'fastify', 'proxyCpuUsPerReq', true) : [];
-    s.pairedCpuEfficiencyVsOutrigger0 = byId['outrigger-0'] && id.startsWith('outrigger') ? paired(id, 'outrigger-0', 'proxyCpuUsPerReq', true) : [];
+    s.pairedCpuEfficiencyVsOutrigger0 = byId['outrigger-0'] && vsO0(id) ? paired(id, 'outrigger-0', 'proxyCpuUsPerReq', true) : [];
   }
   return byId;
 }
@@ -764,6 +791,7 @@ async function main() {
       (OPTS.quick ? '  BENCH_QUICK: smoke run, numbers are not meaningful\n' : ''),
   );
 
+  if (CONFIGS.some((c) => c.floor)) await buildFloorFilters(path.join(tmpDir, 'floor'));
   const upstream = await startUpstream();
   const targets = {};
   const invalid = new Set();
