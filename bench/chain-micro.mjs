@@ -1,18 +1,31 @@
 // The filter chain alone, without sockets: N (0..3) of the example filters run over a GET request
 // and its response, in-process. Prints CPU µs per request: the floor of what the filters cost.
 //   node bench/chain-micro.mjs 3          (npm run bench:chain)
+//   node bench/chain-micro.mjs 3 --floor  the same host calls from bench/floor-filters (no SDK)
+//   node bench/chain-micro.mjs 3 --empty  N floor filters that do nothing
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
+import { buildFloorFilters } from './floor-filters/build.mjs';
 import { parseConfig } from '../dist/host/config/load-config.js';
 import { FilterManager } from '../dist/host/filters/filter-manager.js';
 import { FilterChain } from '../dist/host/chain/filter-chain.js';
 import { HttpStream } from '../dist/host/chain/http-stream.js';
 import { HeaderMap } from '../dist/host/chain/header-map.js';
 const n = Number(process.argv[2] ?? 3);
-const all = [
+const mode = process.argv[3] ?? '';
+let dir = new URL('../filters', import.meta.url).pathname;
+if (mode === '--floor' || mode === '--empty') {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-floor-'));
+  await buildFloorFilters(dir);
+}
+const examples = [
  "  - name: request-id\n    file: request_id.wasm\n",
  "  - name: add-header\n    file: add_header.wasm\n    config: {header: x-hello, value: world}\n",
  "  - name: auth\n    file: api_key_auth.wasm\n    config: {header: x-api-key, keys: [bench-key]}\n"];
-const cfg = parseConfig(`upstream: http://127.0.0.1:1\nfilters_dir: ${new URL('../filters', import.meta.url).pathname}\nfilters:\n${all.slice(0,n).join('')}`, '/tmp/x.yaml');
+const all = mode === '--empty' ? [0, 1, 2].map((i) => `  - name: empty-${i}\n    file: null.wasm\n`) : examples;
+const cfg = parseConfig(`upstream: http://127.0.0.1:1\nfilters_dir: ${dir}\nfilters:\n${all.slice(0,n).join('')}`, '/tmp/x.yaml');
 const m = new FilterManager(pino({level:'warn'}));
 await m.apply(cfg);
 const sink = { requestHeaders(){}, requestData(){}, responseHeaders(){}, responseData(){}, localReply(r){ throw new Error('local '+r.status)}, reset(){} };
@@ -34,4 +47,5 @@ for (let i=0;i<20000;i++) one(i);
 const N=200000; const t=process.cpuUsage(); const t0=performance.now();
 for (let i=0;i<N;i++) one(i);
 const u=process.cpuUsage(t);
-console.log(`${n} filters: ${((u.user+u.system)/N).toFixed(2)} us cpu/req, ${((performance.now()-t0)*1000/N).toFixed(2)} us wall/req`);
+console.log(`${n} filters${mode ? ` (${mode.slice(2)})` : ''}: ${((u.user+u.system)/N).toFixed(2)} us cpu/req, ${((performance.now()-t0)*1000/N).toFixed(2)} us wall/req`);
+if (mode) rmSync(dir, { recursive: true, force: true });

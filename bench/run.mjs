@@ -7,6 +7,7 @@
 //   [--connections N] [--only id,id] [--profile] [--out FILE]      (BENCH_QUICK=1: a short smoke run)
 
 import autocannon from 'autocannon';
+import { buildFloorFilters } from './floor-filters/build.mjs';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -478,20 +479,6 @@ async function startOutrigger(cfg, upstreamUrl) {
   const rec = startChild(cfg.id, [path.join(ROOT, 'bin', 'outrigger.js'), 'start', '--config', file], profileFlags(cfg));
   const ready = await waitForLine(rec, (o) => o.msg === 'outrigger ready', 'the "outrigger ready" log line');
   return { rec, url: `http://${ready.listen}`, adminUrl: ready.admin ? `http://${ready.admin}` : null, configFile: file };
-}
-
-/** Compiles bench/floor-filters/*.ts (no SDK: minimal runtime, nothing collected, nothing to collect). */
-async function buildFloorFilters(outDir) {
-  const { default: asc } = await import('assemblyscript/asc');
-  mkdirSync(outDir, { recursive: true });
-  for (const name of ['null', 'request_id', 'add_header', 'api_key_auth']) {
-    let stderr = '';
-    const { error } = await asc.main(
-      [path.join(BENCH_DIR, 'floor-filters', `${name}.ts`), '--runtime', 'minimal', '-O3', '--noAssert', '--exportStart', '_initialize', '--outFile', path.join(outDir, `${name}.wasm`)],
-      { stdout: { write: () => true }, stderr: { write: (t) => ((stderr += t), true) } },
-    );
-    if (error) throw new Error(`building bench/floor-filters/${name}.ts: ${error.message}\n${stderr}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
