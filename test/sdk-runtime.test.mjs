@@ -1,10 +1,13 @@
 // The SDK's runtime under real traffic: context routing with many requests in flight (the context
-// table grows, shrinks and reuses slots) and garbage collection at the end of callbacks (filters
-// build with AssemblyScript's minimal runtime, so the SDK decides when to collect).
+// table grows, shrinks and reuses slots), garbage collection at the end of callbacks (filters
+// build with AssemblyScript's minimal runtime, so the SDK decides when to collect), and the build
+// transform that exports only the callbacks a filter overrides.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Agent, request } from 'undici';
-import { FILTERS, withProxy } from './helpers/proxy.mjs';
+import { FILTERS, FIXTURES, withProxy } from './helpers/proxy.mjs';
 
 const yaml = (upstream) => `
 upstream: ${upstream.url}
@@ -95,5 +98,50 @@ describe('SDK runtime', () => {
     // Without collection each filter would keep every request's context, strings and buffers:
     // 6000 more requests add well over a 64 KiB page to every one of them.
     for (const name of Object.keys(warm)) assert.equal(later[name], warm[name], `${name}: ${warm[name]} -> ${later[name]} bytes`);
+  });
+});
+
+/** The proxy_on_* callbacks a built module exports. */
+function callbacks(file) {
+  const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(file))).map((e) => e.name);
+  return new Set(names.filter((n) => n.startsWith('proxy_on_')));
+}
+
+describe('SDK build transform (prune-callbacks)', () => {
+  it('exports only the per-request callbacks some context class overrides', () => {
+    const addHeader = callbacks(path.join(FILTERS, 'add_header.wasm'));
+    for (const kept of ['proxy_on_context_create', 'proxy_on_request_headers', 'proxy_on_response_headers', 'proxy_on_delete'])
+      assert.ok(addHeader.has(kept), `add_header keeps ${kept}`);
+    for (const dropped of ['proxy_on_request_body', 'proxy_on_response_body', 'proxy_on_log', 'proxy_on_done', 'proxy_on_request_trailers'])
+      assert.ok(!addHeader.has(dropped), `add_header drops ${dropped}`);
+    // api-key-auth overrides only onRequestHeaders; body-rewrite needs the response body.
+    assert.ok(!callbacks(path.join(FILTERS, 'api_key_auth.wasm')).has('proxy_on_response_headers'));
+    assert.ok(callbacks(path.join(FILTERS, 'body_rewrite.wasm')).has('proxy_on_response_body'));
+    const accessLog = callbacks(path.join(FIXTURES, 'access_log.wasm'));
+    assert.ok(accessLog.has('proxy_on_log'), 'an onLog two classes below HttpContext keeps proxy_on_log');
+    assert.ok(!accessLog.has('proxy_on_request_headers'));
+  });
+
+  describe('a filter that overrides only onLog', () => {
+    const env = withProxy((upstream) => `
+upstream: ${upstream.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: access
+    file: access_log.wasm
+  - name: hello
+    file: ${FILTERS}/add_header.wasm
+    config: { header: x-hello, value: world }
+`);
+
+    it('still gets on_log for every request, next to a filter that has no on_log', async () => {
+      for (const p of ['/a', '/b?q=1', '/c']) {
+        const res = await request(`${env.proxy.url}${p}`);
+        await res.body.text();
+        assert.equal(res.headers['x-hello'], 'world');
+      }
+      const lines = env.proxy.logs.filter((l) => l.filter === 'access' && /^access /.test(l.msg)).map((l) => l.msg);
+      assert.deepEqual(lines, ['access /a 200', 'access /b?q=1 200', 'access /c 200']);
+    });
   });
 });
