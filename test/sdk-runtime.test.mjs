@@ -81,6 +81,15 @@ describe('SDK runtime', () => {
     }
   });
 
+  it('request-id keeps an incoming x-request-id and makes one up for a request without', async () => {
+    const kept = await request(`${env.proxy.url}/id`, { headers: { 'x-api-key': 'k1', 'x-request-id': 'from-client-42' } });
+    assert.equal(kept.headers['x-request-id'], 'from-client-42');
+    assert.equal(await kept.body.text(), 'howdy from-client-42', 'the upstream saw the same id');
+    const made = await request(`${env.proxy.url}/id`, { headers: { 'x-api-key': 'k1' } });
+    assert.match(made.headers['x-request-id'], /^\S{6,}$/);
+    assert.equal(await made.body.text(), `howdy ${made.headers['x-request-id']}`);
+  });
+
   it('collects garbage: filter memory stops growing under sustained traffic', async () => {
     const burst = () =>
       run(3000, 20, async (i) => {

@@ -14,7 +14,8 @@ export async function buildFloorFilters(outDir) {
   for (const name of FLOOR_FILTERS) {
     let stderr = '';
     const { error } = await asc.main(
-      [path.join(HERE, `${name}.ts`), '--runtime', 'minimal', '-O3', '--noAssert', '--exportStart', '_initialize', '--outFile', path.join(outDir, `${name}.wasm`)],
+      // baseDir here: the repo's asconfig.json (SDK settings) must not apply to these.
+      [`${name}.ts`, '--baseDir', HERE, '--runtime', 'minimal', '-O3', '--noAssert', '--exportStart', '_initialize', '--outFile', path.join(outDir, `${name}.wasm`)],
       { stdout: { write: () => true }, stderr: { write: (t) => ((stderr += t), true) } },
     );
     if (error) throw new Error(`building bench/floor-filters/${name}.ts: ${error.message}\n${stderr}`);

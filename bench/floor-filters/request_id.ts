@@ -1,6 +1,6 @@
-// Floor request-id: the example's host calls (get x-request-id, else the request.id property, set
-// it on the request, echo it on the response), the id kept in a table indexed by the context slot.
-import { RET, bytes, get_header, get_property, replace_header } from "./host";
+// Floor request-id: the example's host calls on Outrigger (the request.id property, set as
+// x-request-id on the request, echoed on the response), the id kept in a table by context slot.
+import { RET, bytes, get_property, replace_header } from "./host";
 export * from "./null-callbacks";
 
 const K = bytes("x-request-id");
@@ -11,15 +11,10 @@ const lens = new StaticArray<usize>(SLOTS);
 
 export function proxy_on_request_headers(id: u32, n: u32, eos: u32): u32 {
   store<u64>(RET, 0);
-  get_header(0, K, 12, RET, RET + 4);
-  let p = load<u32>(RET) as usize;
-  let l = load<u32>(RET + 4) as usize;
-  if (l == 0) {
-    get_property(P, 10, RET, RET + 4);
-    p = load<u32>(RET);
-    l = load<u32>(RET + 4);
-    replace_header(0, K, 12, p, l);
-  }
+  get_property(P, 10, RET, RET + 4);
+  const p = load<u32>(RET) as usize;
+  const l = load<u32>(RET + 4) as usize;
+  replace_header(0, K, 12, p, l);
   unchecked((ptrs[id & (SLOTS - 1)] = p));
   unchecked((lens[id & (SLOTS - 1)] = l));
   return 0;
