@@ -69,11 +69,18 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     return value;
   }
 
-  const lowerCase = (s: string): string => s.toLowerCase();
+  /** Lower-cased and checked once per cached name: '' marks one that is not a valid header name. */
+  const headerName = (s: string): string => {
+    const k = s.toLowerCase();
+    return validHeaderName(k) ? k : '';
+  };
 
-  /** A header name from the guest, lower-cased; null when out of bounds. */
+  /**
+   * A header name from the guest, lower-cased; '' when it is not a valid name (no entry has that
+   * key, so reads find nothing and writes must refuse it); null when out of bounds.
+   */
   function readKey(ptr: number, len: number): string | null {
-    return readCached(names, ptr, len, lowerCase);
+    return readCached(names, ptr, len, headerName);
   }
 
   /** A property path from the guest, split into segments; null when out of bounds. */
@@ -194,7 +201,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       const key = readKey(kp, kl);
       const value = mem.latin1(vp, vl);
       if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
-      if (!validHeaderName(key) || !validHeaderValue(value)) return WasmResult.BadArgument;
+      if (key === '' || !validHeaderValue(value)) return WasmResult.BadArgument;
       m.add(key, value);
       return WasmResult.Ok;
     },
@@ -205,7 +212,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       const key = readKey(kp, kl);
       const value = mem.latin1(vp, vl);
       if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
-      if (!validHeaderName(key) || !validHeaderValue(value)) return WasmResult.BadArgument;
+      if (key === '' || !validHeaderValue(value)) return WasmResult.BadArgument;
       m.replace(key, value);
       return WasmResult.Ok;
     },

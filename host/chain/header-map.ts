@@ -27,25 +27,37 @@ export class HeaderMap {
   /** Sets `key` to exactly one value, in the place of its first occurrence. */
   replace(key: string, value: string): void {
     const f = this.flat;
-    let found = false;
-    for (let i = 0; i < f.length; ) {
-      if (f[i] === key) {
-        if (!found) {
-          f[i + 1] = value;
-          found = true;
-          i += 2;
-        } else f.splice(i, 2);
-      } else i += 2;
+    const first = this.#indexOf(key, 0);
+    if (first < 0) {
+      f.push(key, value);
+      return;
     }
-    if (!found) f.push(key, value);
+    f[first + 1] = value;
+    if (this.#indexOf(key, first + 2) >= 0) this.#drop(key, first + 2);
   }
 
   remove(key: string): void {
+    const first = this.#indexOf(key, 0);
+    if (first >= 0) this.#drop(key, first);
+  }
+
+  #indexOf(key: string, from: number): number {
     const f = this.flat;
-    for (let i = 0; i < f.length; ) {
-      if (f[i] === key) f.splice(i, 2);
-      else i += 2;
+    for (let i = from; i < f.length; i += 2) if (f[i] === key) return i;
+    return -1;
+  }
+
+  /** Removes every pair named `key` at or after `from`, keeping the order (no splice: it allocates). */
+  #drop(key: string, from: number): void {
+    const f = this.flat;
+    let w = from;
+    for (let r = from; r < f.length; r += 2) {
+      if (f[r] === key) continue;
+      f[w] = f[r];
+      f[w + 1] = f[r + 1];
+      w += 2;
     }
+    f.length = w;
   }
 
   /** Sum of key and value bytes (Envoy's HeaderMap::byteSize). */
