@@ -25,7 +25,7 @@ const PRUNABLE = [
   ["proxy_on_done", "onDone", "Context"],
 ];
 
-/** The SDK's own class files (where the defaults live), by the end of their internal names. */
+/** The SDK class files that declare the defaults, relative to the SDK's assembly directory. */
 const SDK_CLASSES = {
   HttpContext: "/http-context/HttpContext",
   Context: "/context/Context",
@@ -36,16 +36,18 @@ export default class PruneCallbacks extends Transform {
 
   afterInitialize(program) {
     const classes = [...program.elementsByName.values()].filter((e) => e.instanceMembers !== undefined && "basePrototype" in e);
-    const sdk = {};
-    for (const [name, suffix] of Object.entries(SDK_CLASSES)) {
-      sdk[name] = classes.find((c) => c.name === name && c.internalName.endsWith(suffix) && c.internalName.includes("sdk/assembly/"));
-    }
+    const httpContext = classes.find((c) => c.name === "HttpContext" && /(^|\/)sdk\/assembly\/http-context\/HttpContext$/.test(c.internalName));
     // Not an Outrigger SDK filter (or an unexpected layout): leave every export alone.
-    if (!sdk.HttpContext || !sdk.Context) return;
-    const sdkClasses = new Set(classes.filter((c) => c.internalName.includes("sdk/assembly/")));
+    if (!httpContext) return;
+    // The SDK's own classes are the ones declared in files directly in its assembly directory.
+    const sdkDir = httpContext.internalName.slice(0, -SDK_CLASSES.HttpContext.length);
+    const isSdk = (c) => c.internalName.startsWith(sdkDir + "/") && c.internalName.slice(sdkDir.length + 1).split("/").length === 2;
+    const sdk = {};
+    for (const [name, suffix] of Object.entries(SDK_CLASSES)) sdk[name] = classes.find((c) => c.internalName === sdkDir + suffix);
+    if (!sdk.Context) return;
     for (const [exportName, method, base] of PRUNABLE) {
       const overridden = classes.some(
-        (c) => !sdkClasses.has(c) && c.extends(sdk[base]) && c.instanceMembers !== null && c.instanceMembers.has(method),
+        (c) => !isSdk(c) && c.extends(sdk[base]) && c.instanceMembers !== null && c.instanceMembers.has(method),
       );
       if (!overridden) this.#prune.push(exportName);
     }
