@@ -47,7 +47,9 @@ type GuestFn = (...args: number[]) => number;
 
 const ROOT_CONTEXT_ID = 1;
 /** Stream context ids: generation (1..MAX_GENERATION) × SLOT_SPAN + slot; all below 2^31. */
-const SLOT_SPAN = 1 << 20;
+const SLOT_BITS = 20;
+const SLOT_SPAN = 1 << SLOT_BITS;
+const SLOT_MASK = SLOT_SPAN - 1;
 const MAX_GENERATION = (1 << 11) - 1;
 
 export class WasmVm {
@@ -198,8 +200,8 @@ export class WasmVm {
   }
 
   forgetStream(id: number): void {
-    const slot = id % SLOT_SPAN;
-    if (this.#slots[slot] === undefined || this.#slotGen[slot] !== Math.floor(id / SLOT_SPAN)) return;
+    const slot = id & SLOT_MASK;
+    if (this.#slots[slot] === undefined || this.#slotGen[slot] !== id >>> SLOT_BITS) return;
     this.#slots[slot] = undefined;
     this.#freeSlots.push(slot);
     this.#live--;
@@ -208,8 +210,8 @@ export class WasmVm {
   /** The stream of a context id, for proxy_set_effective_context; undefined when unknown. */
   streamOf(id: number): HttpStream | null | undefined {
     if (id === this.rootId) return null;
-    const slot = id % SLOT_SPAN;
-    return this.#slotGen[slot] === Math.floor(id / SLOT_SPAN) ? this.#slots[slot] : undefined;
+    const slot = id & SLOT_MASK;
+    return this.#slotGen[slot] === id >>> SLOT_BITS ? this.#slots[slot] : undefined;
   }
 
   /** Stream of the callback in progress (the effective context's stream after set_effective_context). */
@@ -222,7 +224,7 @@ export class WasmVm {
   setEffectiveContext(id: number): boolean {
     const s = this.streamOf(id);
     if (s === undefined) return false;
-    this.#currentSlot = s === null ? -1 : id % SLOT_SPAN;
+    this.#currentSlot = s === null ? -1 : id & SLOT_MASK;
     this.currentId = id;
     if (s !== null) (this.touched ??= []).push(s);
     return true;
@@ -242,7 +244,7 @@ export class WasmVm {
    * rethrown for the caller to turn into a FilterFault.
    */
   call(fn: GuestFn, phase: Phase, stream: HttpStream | null, id: number, a: number, b: number): number {
-    this.#currentSlot = stream === null ? -1 : id % SLOT_SPAN;
+    this.#currentSlot = stream === null ? -1 : id & SLOT_MASK;
     this.currentId = id;
     this.phase = phase;
     try {
