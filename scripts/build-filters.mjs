@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds AssemblyScript proxy-wasm filters with the repo's asconfig.json (runtime minimal,
-// --exportStart _initialize, abort routed to the SDK's outrigger_abort) and the SDK's
-// prune-callbacks transform.
+// --exportStart _initialize, abort routed to the SDK's outrigger_abort) and the SDK's build
+// transform (sdk/transform/index.mjs: callback pruning, the SDK's collector).
 //
 //   node scripts/build-filters.mjs          builds examples/<name>/filter.ts → filters/<name_with_underscores>.wasm
 //   import { buildFilter } from "./build-filters.mjs";
@@ -37,9 +37,9 @@ export async function buildFilter(entryFile, outFile, { target = "release" } = {
       "--baseDir", ROOT,
       "--config", "asconfig.json",
       "--target", target,
-      // Exports only the callbacks the filter overrides (sdk/README.md): given here with an absolute
-      // path, since asc resolves a relative transform path in asconfig.json against the wrong base.
-      "--transform", path.join(ROOT, "sdk", "transform", "prune-callbacks.mjs"),
+      // The SDK's build transform (sdk/README.md): given here with an absolute path, since asc
+      // resolves a relative transform path in asconfig.json against the wrong base.
+      "--transform", path.join(ROOT, "sdk", "transform", "index.mjs"),
       "--outFile", tmp,
     ],
     {

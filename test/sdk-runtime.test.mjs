@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Agent, request } from 'undici';
-import { FILTERS, FIXTURES, withProxy } from './helpers/proxy.mjs';
+import { FILTERS, FIXTURES, ROOT, tempDir, withProxy } from './helpers/proxy.mjs';
 
 const yaml = (upstream) => `
 upstream: ${upstream.url}
@@ -152,5 +152,46 @@ filters:
       const lines = env.proxy.logs.filter((l) => l.filter === 'access' && /^access /.test(l.msg)).map((l) => l.msg);
       assert.deepEqual(lines, ['access /a 200', 'access /b?q=1 200', 'access /c 200']);
     });
+  });
+});
+
+describe('SDK collector (sdk/runtime/gc.ts)', () => {
+  const env = withProxy((upstream) => `
+upstream: ${upstream.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: churn
+    file: gc_churn.wasm
+`);
+
+  // A collector that frees or hands out a live block corrupts the filter's heap; that may also send
+  // the filter into an endless loop (no CPU deadline yet), hence the timeout.
+  it('recycles dead objects without touching live ones: what a context keeps survives collections intact', { timeout: 120_000 }, async () => {
+    const burst = () =>
+      run(2000, 30, async (i) => {
+        const res = await request(`${env.proxy.url}/churn/${i}`);
+        await res.body.text();
+        return `${res.statusCode} ${res.headers['x-gc']}`;
+      });
+    const verdicts = [...(await burst()), ...(await burst())];
+    const bad = verdicts.filter((v) => v !== '200 ok');
+    assert.deepEqual(bad, [], `${bad.length} of ${verdicts.length} responses found their objects changed`);
+    const warm = await filterMemory(env.proxy.admin);
+    await burst();
+    await burst();
+    const later = await filterMemory(env.proxy.admin);
+    assert.equal(later.churn, warm.churn, `memory ${warm.churn} -> ${later.churn} bytes`);
+  });
+
+  it('is the collector a filter built with the SDK transform gets, and the compiler is left as it was', async () => {
+    const { buildFilter } = await import('../scripts/build-filters.mjs');
+    const { libraryFiles } = await import('assemblyscript/asc');
+    const { MARKER } = await import('../sdk/transform/collector.mjs');
+    const out = path.join(tempDir(), 'churn-debug.wasm');
+    await buildFilter(path.join(ROOT, 'test/fixtures/filters/gc_churn.ts'), out, { target: 'debug' });
+    const names = WebAssembly.Module.customSections(new WebAssembly.Module(readFileSync(out)), 'name');
+    // cachedBytes is a global only the SDK's collector has (the debug build keeps names).
+    assert.ok(Buffer.from(names[0]).toString('latin1').includes('~lib/rt/tcms/cachedBytes'));
+    assert.ok(!libraryFiles['rt/tcms'].includes(MARKER), 'standard collector source restored after the build');
   });
 });

@@ -1,5 +1,5 @@
-// AssemblyScript compiler transform (asconfig.json "transform"): drops the exports of per-request
-// callbacks that no context class in the program overrides.
+// Part of the SDK's build transform (index.mjs): drops the exports of per-request callbacks that
+// no context class in the program overrides.
 //
 // Every proxy-wasm export is optional: a host calls only what a module exports and treats a missing
 // HTTP callback as Continue (Envoy/cpp-host and Outrigger alike). The SDK's exports.ts exports all
