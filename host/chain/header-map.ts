@@ -57,7 +57,8 @@ export class HeaderMap {
       f[w + 1] = f[r + 1];
       w += 2;
     }
-    f.length = w;
+    // pop(), not `length =`: setting an array's length is a runtime call in V8.
+    while (f.length > w) f.pop();
   }
 
   /** Sum of key and value bytes (Envoy's HeaderMap::byteSize). */
