@@ -107,8 +107,12 @@ export class GuestMemory {
   writeLatin1(ptr: number, s: string): boolean {
     this.#refresh();
     const p = ptr >>> 0;
-    if (p + s.length > this.#u8.length) return false;
-    this.#buf.latin1Write(s, p);
+    const n = s.length;
+    const u8 = this.#u8;
+    if (p + n > u8.length) return false;
+    // Header values are short: a loop is cheaper than a call into node's C++ string writer.
+    if (n <= 64) for (let i = 0; i < n; i++) u8[p + i] = s.charCodeAt(i);
+    else this.#buf.latin1Write(s, p);
     return true;
   }
 
