@@ -20,7 +20,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
  *                            temporary name and renamed into place, so a directory watcher never sees
  *                            a half-written module.
  * @param {{target?: "release" | "debug"}} [options]
- * @returns {Promise<{outFile: string, ms: number}>}
+ * @returns {Promise<{outFile: string, ms: number, warnings: string}>} warnings: what the compiler and
+ *   the SDK transform wrote to stderr on success (e.g. that the standard collector was used), or ""
  * @throws {Error} with the compiler's diagnostics when compilation fails
  */
 export async function buildFilter(entryFile, outFile, { target = "release" } = {}) {
@@ -53,7 +54,7 @@ export async function buildFilter(entryFile, outFile, { target = "release" } = {
     throw new Error(`asc failed for ${path.relative(process.cwd(), entry)}: ${error.message}${detail ? "\n" + detail : ""}`);
   }
   await rename(tmp, out);
-  return { outFile: out, ms: Date.now() - started };
+  return { outFile: out, ms: Date.now() - started, warnings: stderr.trim() };
 }
 
 /** Every examples/<name>/filter.ts, with the .wasm it builds to (filters/<name, - → _>.wasm). */
@@ -76,9 +77,10 @@ async function main() {
   let failed = 0;
   for (const f of filters) {
     try {
-      const { ms } = await buildFilter(f.entry, f.outFile, { target });
+      const { ms, warnings } = await buildFilter(f.entry, f.outFile, { target });
       const { size } = await stat(f.outFile);
       console.log(`built ${path.relative(ROOT, f.outFile)} (${size} bytes, ${target}, ${ms} ms) from ${path.relative(ROOT, f.entry)}`);
+      if (warnings) console.warn(warnings);
     } catch (err) {
       failed++;
       console.error(`FAILED ${path.relative(ROOT, f.entry)}\n${err.message}`);

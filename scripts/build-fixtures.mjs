@@ -150,7 +150,7 @@ async function buildFilterFixtures() {
   // Shared inputs: the SDK, the ABI enums, fixture libraries, the build config and the compiler.
   const shared = [
     builderPath,
-    ...filesUnder(path.join(root, 'sdk'), (name) => /\.(ts|json)$/.test(name)),
+    ...filesUnder(path.join(root, 'sdk'), (name) => /\.(ts|json|mjs)$/.test(name)),
     ...filesUnder(path.join(srcDir, 'lib'), (name) => name.endsWith('.ts')),
     path.join(root, 'abi', 'enums.ts'),
     path.join(root, 'asconfig.json'),
@@ -162,14 +162,16 @@ async function buildFilterFixtures() {
       console.log(`fresh ${rel(output)}`);
       continue;
     }
+    let warnings = '';
     try {
-      await builder.buildFilter(entry, output, { target });
+      ({ warnings = '' } = (await builder.buildFilter(entry, output, { target })) ?? {});
     } catch (err) {
       const detail = err?.stderr || err?.message || String(err);
       throw new BuildError(`building ${rel(entry)} failed:\n${String(detail).trim()}`);
     }
     if (!existsSync(output)) throw new BuildError(`building ${rel(entry)} did not produce ${rel(output)}`);
     console.log(`built ${rel(output)} (${statSync(output).size} bytes)`);
+    if (warnings) console.warn(warnings);
   }
 }
 
