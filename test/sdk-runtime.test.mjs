@@ -195,3 +195,29 @@ filters:
     assert.ok(!libraryFiles['rt/tcms'].includes(MARKER), 'standard collector source restored after the build');
   });
 });
+
+describe('SDK collection policy (sdk/assembly/collector.ts)', () => {
+  const env = withProxy((upstream) => `
+upstream: ${upstream.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: churn
+    file: gc_churn.wasm
+    config: { garbage: 8 }
+`);
+
+  it('collects by bytes too: a filter throwing away ~25 KB per request stays near its live data', { timeout: 120_000 }, async () => {
+    for (let b = 0; b < 2; b++) {
+      const verdicts = await run(2000, 30, async (i) => {
+        const res = await request(`${env.proxy.url}/heavy/${i}`);
+        await res.body.text();
+        return res.headers['x-gc'];
+      });
+      assert.deepEqual(verdicts.filter((v) => v !== 'ok'), []);
+    }
+    // Counting callbacks alone (512 between collections) let this filter's heap reach 32 MiB; its
+    // live data (30 requests in flight) is well under 1 MiB.
+    const { churn } = await filterMemory(env.proxy.admin);
+    assert.ok(churn <= 4 << 20, `filter memory ${churn} bytes`);
+  });
+});

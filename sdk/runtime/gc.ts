@@ -107,6 +107,16 @@ function initList(head: Object): Object {
   }
 }
 
+/**
+ * Bytes held by managed objects, live or not yet collected (right after a collection: the live
+ * ones). The SDK's collection policy (sdk/assembly/collector.ts) reads it.
+ */
+// @ts-ignore: decorator
+@global @unsafe
+export function __outrigger_heap_bytes(): usize {
+  return total;
+}
+
 // @ts-ignore: decorator
 @global @unsafe
 export function __new(size: usize, id: i32): usize {
