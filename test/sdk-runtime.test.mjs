@@ -155,14 +155,18 @@ filters:
   });
 });
 
-describe('SDK collector (sdk/runtime/gc.ts)', () => {
-  const env = withProxy((upstream) => `
+/** A proxy running only the gc_churn fixture with this plugin config. */
+const churnYaml = (config) => (upstream) => `
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
 filters:
   - name: churn
     file: gc_churn.wasm
-`);
+    config: ${config}
+`;
+
+describe('SDK collector (sdk/runtime/gc.ts)', () => {
+  const env = withProxy(churnYaml('{}'));
 
   // A collector that frees or hands out a live block corrupts the filter's heap; that may also send
   // the filter into an endless loop (no CPU deadline yet), hence the timeout.
@@ -197,14 +201,7 @@ filters:
 });
 
 describe('SDK collection policy (sdk/assembly/collector.ts)', () => {
-  const env = withProxy((upstream) => `
-upstream: ${upstream.url}
-filters_dir: ${FIXTURES}
-filters:
-  - name: churn
-    file: gc_churn.wasm
-    config: { garbage: 8 }
-`);
+  const env = withProxy(churnYaml('{ garbage: 8 }'));
 
   it('collects by bytes too: a filter throwing away ~25 KB per request stays near its live data', { timeout: 120_000 }, async () => {
     for (let b = 0; b < 2; b++) {
