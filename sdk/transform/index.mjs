@@ -14,7 +14,7 @@ export default class OutriggerSdkTransform extends PruneCallbacks {
   }
 
   afterParse(parser) {
-    restoreCollector();
+    if (this.#notInstalled === null) restoreCollector();
     const gc = parser.sources.find((s) => s.normalizedPath === "~lib/rt/tcms.ts");
     // Without it the filter still works, with AssemblyScript's collector: say so, don't fail.
     if (this.#notInstalled !== null) this.stderr.write(`WARNING outrigger-sdk: standard collector used: ${this.#notInstalled}\n`);
