@@ -29,7 +29,9 @@ let liveAtCollect: usize = 0;
   // @ts-ignore: compile-time check for a runtime global
   if (!isDefined(__outrigger_heap_bytes)) return false;
   // @ts-ignore: defined when isDefined says so
-  return __outrigger_heap_bytes() - liveAtCollect > max(MIN_GROWTH, liveAtCollect);
+  const now: usize = __outrigger_heap_bytes();
+  // (A shrinking reallocation can take it below liveAtCollect: unsigned, so compare first.)
+  return now > liveAtCollect && now - liveAtCollect > max(MIN_GROWTH, liveAtCollect);
 }
 
 /** A host callback starts. */
