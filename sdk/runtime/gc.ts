@@ -1,13 +1,14 @@
 // The garbage collector of Outrigger filters. It takes the place of AssemblyScript's minimal-runtime
 // collector (~lib/rt/tcms) when a filter is built with the SDK's transform (sdk/transform/), and is
-// compiled as that module: same design, same exported runtime functions, one addition.
+// compiled as that module: same design, same exported runtime functions, plus free lists and a
+// size report (__outrigger_heap_bytes, for the SDK's collection policy).
 //
 // Design (as AssemblyScript's): a two-colour mark & sweep that runs only when asked (__collect,
 // called by sdk/assembly/collector.ts between callbacks). Every managed object sits in one of three
 // doubly linked lists: `fromSpace` (not yet reached), `toSpace` (reached) and `pinSpace` (pinned);
 // a collection moves reached objects from one list to the other and frees what is left behind.
 //
-// The addition: dead small objects are not handed back to the TLSF allocator but kept in free
+// The free lists: dead small objects are not handed back to the TLSF allocator but kept in free
 // lists, one per 16-byte size class, and reused by the next allocations of that class. A filter
 // allocates the same few shapes on every request (its context object, the bytes the host returns),
 // and a TLSF allocation plus its later free touch a dozen scattered cache lines (bitmaps, list
