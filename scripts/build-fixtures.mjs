@@ -164,7 +164,7 @@ async function buildFilterFixtures() {
     }
     let warnings = '';
     try {
-      ({ warnings = '' } = (await builder.buildFilter(entry, output, { target })) ?? {});
+      warnings = (await builder.buildFilter(entry, output, { target }))?.warnings ?? '';
     } catch (err) {
       const detail = err?.stderr || err?.message || String(err);
       throw new BuildError(`building ${rel(entry)} failed:\n${String(detail).trim()}`);

@@ -33,12 +33,11 @@ export class HeaderMap {
       return;
     }
     f[first + 1] = value;
-    if (this.#indexOf(key, first + 2) >= 0) this.#drop(key, first + 2);
+    this.#drop(key, first + 2);
   }
 
   remove(key: string): void {
-    const first = this.#indexOf(key, 0);
-    if (first >= 0) this.#drop(key, first);
+    this.#drop(key, 0);
   }
 
   #indexOf(key: string, from: number): number {
@@ -50,8 +49,9 @@ export class HeaderMap {
   /** Removes every pair named `key` at or after `from`, keeping the order (no splice: it allocates). */
   #drop(key: string, from: number): void {
     const f = this.flat;
-    let w = from;
-    for (let r = from; r < f.length; r += 2) {
+    let w = this.#indexOf(key, from);
+    if (w < 0) return;
+    for (let r = w + 2; r < f.length; r += 2) {
       if (f[r] === key) continue;
       f[w] = f[r];
       f[w + 1] = f[r + 1];
