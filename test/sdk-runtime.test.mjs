@@ -200,6 +200,32 @@ describe('SDK collector (sdk/runtime/gc.ts)', () => {
   });
 });
 
+describe('SDK string cache (sdk/assembly/memory.ts utf8ForHost)', () => {
+  const env = withProxy(
+    (upstream) => `
+upstream: ${upstream.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: names
+    file: many_names.wasm
+`,
+  );
+
+  it('hands the host the right bytes for every name when names outnumber its slots', { timeout: 120_000 }, async () => {
+    const wrong = await run(600, 20, async (i) => {
+      const res = await request(`${env.proxy.url}/names/${i}`, { headers: { 'x-tag': `t${i}` } });
+      const { headers } = await res.body.json();
+      const missing = [];
+      for (let k = 0; k < 20; k++) {
+        if (headers[`x-s-${k}`] !== `s${k}-t${i}`) missing.push(`x-s-${k}=${headers[`x-s-${k}`]}`);
+        if (headers[`x-d-${k}`] !== `d${k}-t${i}`) missing.push(`x-d-${k}=${headers[`x-d-${k}`]}`);
+      }
+      return missing.length ? `request ${i}: ${missing.slice(0, 3).join(' ')}` : null;
+    });
+    assert.deepEqual(wrong.filter((w) => w !== null), []);
+  });
+});
+
 describe('SDK collection policy (sdk/assembly/collector.ts)', () => {
   const env = withProxy(churnYaml('{ garbage: 8 }'));
 

@@ -69,18 +69,21 @@ export function toUtf8(str: string): ArrayBuffer {
 // Filters pass the same strings on every request (literals, names and values read from config):
 // remembering the last few encodings by string identity saves an allocation and an encode per host
 // call. Strings are immutable and the cache holds them, so an identical pointer means identical text.
-const CACHE_SIZE = 16;
+const CACHE_BITS = 4;
+const CACHE_SIZE = 1 << CACHE_BITS;
 const cachedStrings = new StaticArray<usize>(CACHE_SIZE);
 const cachedKeep = new StaticArray<string | null>(CACHE_SIZE);
 const cachedBytes = new StaticArray<ArrayBuffer | null>(CACHE_SIZE);
 
 /**
  * UTF-8 bytes of a string for passing to the host, from a small identity cache (direct-mapped by
- * the string's address: one compare on a hit). The result is shared: read it, never modify it.
+ * a hash of the string's address: one compare on a hit). The result is shared: read it, never modify it.
  */
 export function utf8ForHost(str: string): ArrayBuffer {
   const key = changetype<usize>(str);
-  const slot = <i32>((key >>> 4) & (CACHE_SIZE - 1));
+  // Objects are 16-byte aligned, so a slot taken from the low address bits would put strings a
+  // multiple of 256 bytes apart in one slot: a multiplicative hash mixes every bit in.
+  const slot = <i32>((<u32>key * 0x9e3779b1) >>> (32 - CACHE_BITS));
   if (unchecked(cachedStrings[slot]) == key) return changetype<ArrayBuffer>(unchecked(cachedBytes[slot]));
   const bytes = String.UTF8.encode(str, false);
   if (bytes.byteLength <= 256) {
