@@ -8,6 +8,7 @@
 
 import autocannon from 'autocannon';
 import { buildFloorFilters } from './floor-filters/build.mjs';
+import { buildFilter } from '../scripts/build-filters.mjs';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -37,7 +38,7 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench builds fir
   --warmup S         discarded warm-up seconds before each measurement (default 2; quick 1)
   --connections N    autocannon connections, pipelining 1 (default 50)
   --only LIST        comma-separated subset of: direct,fastify,outrigger-0,outrigger-1,outrigger-3
-                     (default all of those), plus floor-null-3,floor-raw-3 (see bench/README.md)
+                     (default all of those), plus floor-null-3,floor-raw-3,read-3 (see bench/README.md)
   --profile          run the proxies under node --cpu-prof and print their top self-time functions
                      (the profiler slows them: numbers from such a run are not comparable)
   --out FILE         JSON results (default bench/results/latest.json)
@@ -113,8 +114,15 @@ const ALL_CONFIGS = [
     id: 'floor-raw-3', label: 'Outrigger, 3 raw filters', kind: 'outrigger', floor: true,
     filters: [F_REQUEST_ID, F_ADD_HEADER, F_API_KEY].map((f) => ({ name: f.name, file: f.file })),
   },
+  // Only with --only: three SDK filters (bench/filters/require_header.ts) that each read one request
+  // header and change nothing: the issue's "filters that pull single headers" workload, for context.
+  // The goal checks stay on outrigger-3.
+  {
+    id: 'read-3', label: 'Outrigger, 3 header-reading filters', kind: 'outrigger', extra: true, benchFilters: true,
+    filters: [':path', ':authority', 'x-api-key'].map((h, i) => ({ name: `require-header-${i + 1}`, file: 'require_header.wasm', config: { header: h } })),
+  },
 ];
-let CONFIGS = ALL_CONFIGS.filter((c) => !c.floor);
+let CONFIGS = ALL_CONFIGS.filter((c) => !c.floor && !c.extra);
 if (args.only) {
   const ids = args.only.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = ids.filter((id) => !ALL_CONFIGS.some((c) => c.id === id));
@@ -417,6 +425,10 @@ async function checkTarget(cfg, url) {
       const denied = await httpGet(url + '/');
       expect(denied.status === 401, `api-key-auth: a request without the key got ${denied.status}, expected 401`);
     } else expect(seen['x-api-key'] === API_KEY, 'x-api-key did not reach the upstream unchanged');
+    if (cfg.benchFilters) {
+      const denied = await httpGet(url + '/');
+      expect(denied.status === 400, `require-header: a request without x-api-key got ${denied.status}, expected 400`);
+    }
   } catch (err) {
     failures.push(`request failed: ${err.message}`);
   }
@@ -459,7 +471,7 @@ function outriggerYaml(cfg, upstreamUrl) {
     'listen: 127.0.0.1:0',
     'admin: 127.0.0.1:0',
     `upstream: ${q(upstreamUrl)}`,
-    `filters_dir: ${q(cfg.floor ? path.join(tmpDir, 'floor') : FILTERS_DIR)}`,
+    `filters_dir: ${q(cfg.floor ? path.join(tmpDir, 'floor') : cfg.benchFilters ? path.join(tmpDir, 'bench-filters') : FILTERS_DIR)}`,
     'log_level: info', // the default; needed for the "outrigger ready" line, which carries the bound ports
   ];
   if (!cfg.filters.length) lines.push('filters: []');
@@ -601,7 +613,7 @@ function summarize(cfgs, measurements, invalid) {
     }
     return out;
   };
-  const vsO0 = (id) => id.startsWith('outrigger') || id.startsWith('floor');
+  const vsO0 = (id) => id.startsWith('outrigger') || id.startsWith('floor') || id === 'read-3';
   for (const [id, s] of Object.entries(byId)) {
     s.rpsVsFastify = byId.fastify ? ratio(s.rps, byId.fastify.rps) : null;
     s.rpsVsOutrigger0 = byId['outrigger-0'] && vsO0(id) ? ratio(s.rps, byId['outrigger-0'].rps) : null;
@@ -779,6 +791,8 @@ async function main() {
   );
 
   if (CONFIGS.some((c) => c.floor)) await buildFloorFilters(path.join(tmpDir, 'floor'));
+  if (CONFIGS.some((c) => c.benchFilters))
+    await buildFilter(path.join(BENCH_DIR, 'filters', 'require_header.ts'), path.join(tmpDir, 'bench-filters', 'require_header.wasm'));
   const upstream = await startUpstream();
   const targets = {};
   const invalid = new Set();
