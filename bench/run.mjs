@@ -628,6 +628,9 @@ function summarize(cfgs, measurements, invalid) {
   return byId;
 }
 
+/** max/min req/s of one configuration across rounds above which a verdict is flagged as noisy. */
+const NOISY_SPREAD = 1.2;
+
 function goalChecks(s) {
   const goals = [];
   const goal = (name, id, refId, key, pairedKey, threshold, cpuKey, cpuPairedKey) => {
@@ -635,6 +638,9 @@ function goalChecks(s) {
     const value = s[id][key];
     const invalid = s[id].invalid || s[refId].invalid;
     const pass = !invalid && value != null && value >= threshold;
+    // A round disturbed by something else on the machine moves a median of few rounds: say so.
+    const spread = (c) => (c.rpsMin > 0 ? c.rpsMax / c.rpsMin : 1);
+    const noisy = Math.max(spread(s[id]), spread(s[refId])) > NOISY_SPREAD;
     goals.push({
       name,
       threshold,
@@ -642,6 +648,7 @@ function goalChecks(s) {
       paired: s[id][pairedKey],
       pass,
       invalid,
+      noisy,
       cpuBasedValue: s[id][cpuKey],
       cpuBasedPaired: s[id][cpuPairedKey],
       cpuBasedPass: !invalid && s[id][cpuKey] != null && s[id][cpuKey] >= threshold,
@@ -717,6 +724,8 @@ function report(cfgs, s, goals) {
       const pr = g.paired.length > 1 ? `; per round ${g.paired.map((v) => v.toFixed(2)).join(' ')}` : '';
       const cpu = g.cpuBasedValue == null ? '' : `   [by CPU/req: ${g.cpuBasedValue.toFixed(2)}x → ${g.cpuBasedPass ? 'pass' : 'fail'}]`;
       out.push(`  ${verdict.padEnd(4)}  ${g.name}: ${g.value == null ? 'n/a' : g.value.toFixed(2) + 'x'} (needs ${g.threshold}x${pr})${cpu}`);
+      if (g.noisy)
+        out.push(`        noisy: a configuration's req/s varied by more than ${Math.round((NOISY_SPREAD - 1) * 100)} % across rounds (see min..max); something else used the cores, re-run before trusting this verdict`);
     }
   }
   return out.join('\n');
