@@ -38,7 +38,7 @@ const cfg = parseConfig(`upstream: http://127.0.0.1:1\nfilters_dir: ${dir}\nfilt
 const m = new FilterManager(pino({level:'warn'}));
 await m.apply(cfg);
 const sink = { requestHeaders(){}, requestData(){}, responseHeaders(){}, responseData(){}, localReply(r){ throw new Error('local '+r.status)}, reset(){} };
-const events = { fault(f,e){ throw e } };
+const events = { fault(f,e){ throw e }, closed() {} };
 function one(i) {
   const gen = m.acquire();
   const h = new HeaderMap([':method','GET',':path','/x',':authority','127.0.0.1:8080',':scheme','http','user-agent','autocannon','x-api-key','bench-key','accept','*/*']);

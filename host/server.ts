@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Server as NetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { ChainBatch } from './chain/chain-batch.js';
 import type { OutriggerConfig } from './config/config.js';
 import { FilterManager } from './filters/filter-manager.js';
 import { Reloader, type ReloadResult } from './filters/reloader.js';
@@ -59,6 +60,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   const resolveTarget = (c: OutriggerConfig) => (c.upstream === 'builtin:echo' ? echoUrl : c.upstream);
   const stats = { requests: 0, upstreamErrors: 0, localReplies: 0, filterFaults: 0, inFlight: 0 };
   const env: ExchangeEnv = {
+    batch: new ChainBatch(),
     upstream: new Upstream({ target, timeoutMs: config.upstreamTimeoutMs, connectTimeoutMs: config.connectTimeoutMs }),
     logger,
     limits: { maxBufferedBody: config.maxBufferedBody, filterHoldTimeoutMs: config.filterHoldTimeoutMs },

@@ -6,22 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { FIXTURES, FILTERS, startProxy, withProxy } from './helpers/proxy.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
+import { until } from './helpers/wait.mjs';
 
 const MiB = 1024 * 1024;
 const sha = (b) => createHash('sha256').update(b).digest('hex');
-
-/** Resolves when `predicate()` is true, polling; rejects after `ms`. */
-function waitFor(predicate, ms, what) {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (predicate()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 describe('streaming 10 MiB bodies through a body filter', () => {
   let upstream;
@@ -70,7 +58,7 @@ filters:
       req.write(payload.subarray(0, 5 * MiB));
       // Hold the second half until the upstream has seen bytes: a proxy that buffered the whole
       // body would never forward any, and this would time out.
-      waitFor(() => upstreamReceived > 0, 10_000, 'the upstream to receive the first bytes').then(
+      until(() => upstreamReceived > 0, 'the upstream to receive the first bytes', 10_000).then(
         () => req.end(payload.subarray(5 * MiB)),
         reject,
       );

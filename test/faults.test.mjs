@@ -2,7 +2,7 @@
 // pointers. The proxy keeps serving and says which filter failed.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { FIXTURES, startProxy, withProxy } from './helpers/proxy.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
 
@@ -75,6 +75,29 @@ filters:
     assert.equal(upstream.seen.length, before + 1);
     assert.equal(upstream.seen.at(-1).headers['x-chain'], 'm', 'the rest of the chain ran');
     assert.equal(res.headers['x-trap-seen'], undefined, 'the failed filter did not run its response phase');
+  });
+
+  it('fail_closed: requests arriving together with a trapping one, after it, are not failed by it', async () => {
+    // Requests read in one event-loop turn run their chains together (chain-batch.ts): their contexts
+    // exist on the instance before the trap and must move to the fresh one rather than fail. (A
+    // request that had already run on the instance is in flight on it and fails, as in Envoy.)
+    const agent = new Agent({ connections: 64 });
+    const get = async (p) => {
+      const res = await request(`${closed.url}${p}`, { dispatcher: agent });
+      await res.body.text();
+      return { p, status: res.statusCode, chain: res.headers['x-chain'] };
+    };
+    try {
+      // Open the connections first, so the burst below is written in order: the trap first.
+      await Promise.all(Array.from({ length: 40 }, (_, i) => get(`/warm/${i}`)));
+      const before = upstream.seen.length;
+      const results = await Promise.all(['/trap', ...Array.from({ length: 39 }, (_, i) => `/ok/${i}`)].map(get));
+      assert.equal(results[0].status, 503);
+      for (const r of results.slice(1)) assert.deepEqual(r, { p: r.p, status: 200, chain: 'm' }, `${r.p} failed along with the trapping request`);
+      assert.equal(upstream.seen.length, before + 39);
+    } finally {
+      await agent.close();
+    }
   });
 
   it('shows the trap count on the admin API', async () => {

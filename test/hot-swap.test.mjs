@@ -7,6 +7,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { request } from 'undici';
 import { FIXTURES, startProxy, tempDir } from './helpers/proxy.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
+import { until } from './helpers/wait.mjs';
 
 const A = readFileSync(path.join(FIXTURES, 'version_a.wasm'));
 const B = readFileSync(path.join(FIXTURES, 'version_b.wasm'));
@@ -15,16 +16,6 @@ const B = readFileSync(path.join(FIXTURES, 'version_b.wasm'));
 function renameInto(file, bytes) {
   writeFileSync(file + '.tmp', bytes);
   renameSync(file + '.tmp', file);
-}
-
-async function until(fn, what, ms = 5000) {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function filters(proxy) {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { FILTERS, FIXTURES, ROOT, tempDir, withProxy } from './helpers/proxy.mjs';
+import { until } from './helpers/wait.mjs';
 
 const yaml = (upstream) => `
 upstream: ${upstream.url}
@@ -149,8 +150,10 @@ filters:
         await res.body.text();
         assert.equal(res.headers['x-hello'], 'world');
       }
-      const lines = env.proxy.logs.filter((l) => l.filter === 'access' && /^access /.test(l.msg)).map((l) => l.msg);
-      assert.deepEqual(lines, ['access /a 200', 'access /b?q=1 200', 'access /c 200']);
+      // on_log runs once the response is over, at the end of that event-loop turn: after the client may have read it.
+      const accessLines = () => env.proxy.logs.filter((l) => l.filter === 'access' && /^access /.test(l.msg)).map((l) => l.msg);
+      await until(() => accessLines().length >= 3, 'three access log lines', 2000);
+      assert.deepEqual(accessLines(), ['access /a 200', 'access /b?q=1 200', 'access /c 200']);
     });
   });
 });

@@ -14,6 +14,8 @@ import { Phase, WasmVm, type PluginSpec } from './wasm-vm.js';
 interface Handle {
   vm: WasmVm;
   id: number;
+  /** No callback but on_context_create has run: the context can move to a fresh VM unnoticed. */
+  fresh: boolean;
 }
 
 export class WasmFilter implements FilterInstance {
@@ -131,24 +133,41 @@ export class WasmFilter implements FilterInstance {
     return fault;
   }
 
-  #check(h: Handle): WasmVm {
+  /**
+   * The VM to call for this request. After a trap in another request, a context that has seen only
+   * its creation (requests started in the same turn: chain-batch.ts) is re-created on a fresh VM, as
+   * if the request had arrived after the trap; any other fails by the filter's policy.
+   */
+  #ready(h: Handle, stream: HttpStream): WasmVm {
     const vm = h.vm;
-    if (vm.failed !== null)
-      throw new FilterFault(this.name, `the filter's instance trapped during another request (${vm.failed})`);
-    return vm;
+    if (vm.failed === null) {
+      if (h.fresh) h.fresh = false;
+      return vm;
+    }
+    if (!h.fresh) throw new FilterFault(this.name, `the filter's instance trapped during another request (${vm.failed})`);
+    vm.forgetStream(h.id);
+    if (vm !== this.#vm && vm.liveStreams === 0) vm.destroy();
+    const live = this.#liveVm();
+    try {
+      h.id = live.createStream(stream);
+    } catch (err) {
+      throw this.#fault(live, err, stream);
+    }
+    h.vm = live;
+    h.fresh = false;
+    return live;
   }
 
   open(stream: HttpStream): Handle {
     const vm = this.#liveVm();
     try {
-      return { vm, id: vm.createStream(stream) };
+      return { vm, id: vm.createStream(stream), fresh: true };
     } catch (err) {
       throw this.#fault(vm, err, stream);
     }
   }
 
-  #invoke(h: Handle, fn: ((...a: number[]) => number) | null, phase: Phase, stream: HttpStream, a: number, b: number): number {
-    const vm = this.#check(h);
+  #invoke(h: Handle, vm: WasmVm, fn: ((...a: number[]) => number) | null, phase: Phase, stream: HttpStream, a: number, b: number): number {
     if (fn === null) return 0;
     try {
       return vm.call(fn, phase, stream, h.id, a, b);
@@ -159,22 +178,26 @@ export class WasmFilter implements FilterInstance {
 
   requestHeaders(handle: unknown, stream: HttpStream, endOfStream: boolean): number {
     const h = handle as Handle;
-    return this.#invoke(h, h.vm.fnRequestHeaders, Phase.RequestHeaders, stream, stream.requestHeaders.count, endOfStream ? 1 : 0);
+    const vm = this.#ready(h, stream);
+    return this.#invoke(h, vm, vm.fnRequestHeaders, Phase.RequestHeaders, stream, stream.requestHeaders.count, endOfStream ? 1 : 0);
   }
 
   requestBody(handle: unknown, stream: HttpStream, size: number, endOfStream: boolean): number {
     const h = handle as Handle;
-    return this.#invoke(h, h.vm.fnRequestBody, Phase.RequestBody, stream, size, endOfStream ? 1 : 0);
+    const vm = this.#ready(h, stream);
+    return this.#invoke(h, vm, vm.fnRequestBody, Phase.RequestBody, stream, size, endOfStream ? 1 : 0);
   }
 
   responseHeaders(handle: unknown, stream: HttpStream, endOfStream: boolean): number {
     const h = handle as Handle;
-    return this.#invoke(h, h.vm.fnResponseHeaders, Phase.ResponseHeaders, stream, stream.responseHeaders?.count ?? 0, endOfStream ? 1 : 0);
+    const vm = this.#ready(h, stream);
+    return this.#invoke(h, vm, vm.fnResponseHeaders, Phase.ResponseHeaders, stream, stream.responseHeaders?.count ?? 0, endOfStream ? 1 : 0);
   }
 
   responseBody(handle: unknown, stream: HttpStream, size: number, endOfStream: boolean): number {
     const h = handle as Handle;
-    return this.#invoke(h, h.vm.fnResponseBody, Phase.ResponseBody, stream, size, endOfStream ? 1 : 0);
+    const vm = this.#ready(h, stream);
+    return this.#invoke(h, vm, vm.fnResponseBody, Phase.ResponseBody, stream, size, endOfStream ? 1 : 0);
   }
 
   close(handle: unknown, stream: HttpStream): void {

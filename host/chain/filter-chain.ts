@@ -1,9 +1,12 @@
 // Runs one request through an ordered list of filters, as Envoy's filter manager does: request
 // callbacks in order, response callbacks in reverse; a stop pauses the direction at that filter
 // until it resumes; body data stops at a buffering filter and accumulates there. Knows neither
-// HTTP sockets nor Wasm: it talks to FilterInstance on one side and a ChainSink on the other.
+// HTTP sockets nor Wasm: it talks to FilterInstance on one side and a ChainSink on the other. Given a
+// ChainBatch, the header phases and the closing run at the end of the event-loop turn, together with
+// the other requests' (chain-batch.ts); without one, at once.
 
 import { BodyBuffer } from './body-buffer.js';
+import type { ChainBatch } from './chain-batch.js';
 import { HeaderMap } from './header-map.js';
 import { FilterFault, type FilterInstance } from './filter-instance.js';
 import {
@@ -39,6 +42,8 @@ export interface ChainLimits {
 export interface ChainEvents {
   /** A filter trapped during this request (already recovered by the instance). */
   fault(filter: FilterInstance, err: FilterFault): void;
+  /** Every filter context of this request has ended (on_log, on_done, on_delete ran): after close(). */
+  closed(): void;
 }
 
 const enum BodyMode {
@@ -89,6 +94,9 @@ export class FilterChain {
   /** A local reply is travelling back through the response phase. */
   #replying = false;
   #holdTimer: NodeJS.Timeout | null = null;
+  readonly #batch: ChainBatch | null;
+  /** Still going through the batched phase in progress (see startAll, responseHeadersAll). */
+  #inBatch = false;
 
   constructor(
     filters: readonly FilterInstance[],
@@ -97,6 +105,7 @@ export class FilterChain {
     limits: ChainLimits,
     events: ChainEvents,
     orders: { request: readonly number[]; response: readonly number[] },
+    batch: ChainBatch | null = null,
   ) {
     this.#filters = filters;
     this.#stream = stream;
@@ -106,6 +115,7 @@ export class FilterChain {
     this.#handles = new Array(filters.length);
     this.#req = new Direction(REQUEST_DIRECTION, orders.request);
     this.#res = new Direction(RESPONSE_DIRECTION, orders.response);
+    this.#batch = batch;
     stream.waker = this;
   }
 
@@ -113,17 +123,62 @@ export class FilterChain {
     return this.#stopped;
   }
 
+  /** The filters this chain runs (chains sharing them are batched together). */
+  get filters(): readonly FilterInstance[] {
+    return this.#filters;
+  }
+
   /** Creates every filter's context (so each sees on_log even if an earlier one answers) and runs request headers. */
   start(endOfStream: boolean): void {
-    for (let i = 0; i < this.#filters.length; i++) {
-      try {
-        this.#handles[i] = this.#filters[i].open(this.#stream);
-      } catch (err) {
-        if (!this.#fault(i, err)) return;
-      }
-    }
     this.#req.headersEos = endOfStream;
+    if (this.#batch !== null) {
+      this.#batch.start(this);
+      return;
+    }
+    for (let i = 0; i < this.#filters.length; i++) if (!this.#open(i)) return;
     this.#runHeaders(this.#req, 0);
+  }
+
+  /** start() for chains sharing one filter list, filter by filter across all of them. */
+  static startAll(chains: readonly FilterChain[]): void {
+    const n = chains[0].#filters.length;
+    for (const c of chains) c.#inBatch = !c.#stopped;
+    for (let i = 0; i < n; i++) for (const c of chains) if (c.#inBatch) c.#inBatch = c.#open(i);
+    FilterChain.#headersAll(chains, true);
+  }
+
+  /** responseHeaders() for chains sharing one filter list, position by position across all of them. */
+  static responseHeadersAll(chains: readonly FilterChain[]): void {
+    for (const c of chains) c.#inBatch = !c.#stopped;
+    FilterChain.#headersAll(chains, false);
+  }
+
+  static #headersAll(chains: readonly FilterChain[], isReq: boolean): void {
+    const n = chains[0].#filters.length;
+    for (let k = 0; k < n; k++)
+      for (const c of chains) if (c.#inBatch) c.#inBatch = !c.#stopped && c.#step(isReq ? c.#req : c.#res, k);
+    for (const c of chains) {
+      if (!c.#inBatch) continue;
+      c.#inBatch = false;
+      if (!c.#stopped) c.#headersPassed(isReq ? c.#req : c.#res);
+    }
+  }
+
+  /** close() for chains sharing one filter list, filter by filter across all of them. */
+  static closeAll(chains: readonly FilterChain[]): void {
+    const n = chains[0].#filters.length;
+    for (let i = 0; i < n; i++) for (const c of chains) c.#closeAt(i);
+    for (const c of chains) c.#events.closed();
+  }
+
+  /** Creates filter i's context. False when that failed and the chain stopped (fail_closed). */
+  #open(i: number): boolean {
+    try {
+      this.#handles[i] = this.#filters[i].open(this.#stream);
+      return true;
+    } catch (err) {
+      return this.#fault(i, err);
+    }
   }
 
   requestData(chunk: Buffer, endOfStream: boolean): void {
@@ -134,7 +189,8 @@ export class FilterChain {
   responseHeaders(endOfStream: boolean): void {
     if (this.#stopped) return;
     this.#res.headersEos = endOfStream;
-    this.#runHeaders(this.#res, 0);
+    if (this.#batch !== null) this.#batch.responseHeaders(this);
+    else this.#runHeaders(this.#res, 0);
   }
 
   responseData(chunk: Buffer, endOfStream: boolean): void {
@@ -148,37 +204,52 @@ export class FilterChain {
     this.#stopped = true;
     this.#stream.waker = null;
     this.#clearHoldTimer();
-    for (let i = 0; i < this.#filters.length; i++) {
-      if (this.#handles[i] !== undefined && !this.#skip?.[i]) this.#filters[i].close(this.#handles[i], this.#stream);
+    if (this.#batch !== null) {
+      this.#batch.close(this);
+      return;
     }
+    for (let i = 0; i < this.#filters.length; i++) this.#closeAt(i);
+    this.#events.closed();
+  }
+
+  #closeAt(i: number): void {
+    if (this.#handles[i] !== undefined && !this.#skip?.[i]) this.#filters[i].close(this.#handles[i], this.#stream);
   }
 
   // ---- internals -------------------------------------------------------------------------------
 
   #runHeaders(dir: Direction, from: number): void {
-    const order = dir.order;
+    for (let k = from; k < dir.order.length; k++) if (!this.#step(dir, k)) return;
+    this.#headersPassed(dir);
+  }
+
+  /** Runs the headers callback at position k. False when the direction stops there (held, answered, failed closed). */
+  #step(dir: Direction, k: number): boolean {
+    const i = dir.order[k];
+    if (this.#skip?.[i]) return true;
+    const f = this.#filters[i];
     const isReq = dir === this.#req;
-    for (let k = from; k < order.length; k++) {
-      const i = order[k];
-      if (this.#skip?.[i]) continue;
-      const f = this.#filters[i];
-      if (!(isReq ? f.hooks.requestHeaders : f.hooks.responseHeaders)) continue;
-      let status: number;
-      try {
-        status = isReq
-          ? f.requestHeaders(this.#handles[i], this.#stream, dir.headersEos)
-          : f.responseHeaders(this.#handles[i], this.#stream, dir.headersEos);
-      } catch (err) {
-        if (!this.#fault(i, err)) return;
-        continue;
-      }
-      if (this.#afterCallback(dir, k)) return;
-      if (status !== 0 && !this.#takeResume(dir)) {
-        dir.headersPausedAt = k;
-        this.#armHoldTimer(i);
-        return;
-      }
+    if (!(isReq ? f.hooks.requestHeaders : f.hooks.responseHeaders)) return true;
+    let status: number;
+    try {
+      status = isReq
+        ? f.requestHeaders(this.#handles[i], this.#stream, dir.headersEos)
+        : f.responseHeaders(this.#handles[i], this.#stream, dir.headersEos);
+    } catch (err) {
+      return this.#fault(i, err);
     }
+    if (this.#afterCallback(dir, k)) return false;
+    if (status !== 0 && !this.#takeResume(dir)) {
+      dir.headersPausedAt = k;
+      this.#armHoldTimer(i);
+      return false;
+    }
+    return true;
+  }
+
+  /** Every filter let the headers through: hand them on, then any body that waited for them. */
+  #headersPassed(dir: Direction): void {
+    const isReq = dir === this.#req;
     dir.headersDone = true;
     if (isReq) this.#sink.requestHeaders();
     else this.#sink.responseHeaders();

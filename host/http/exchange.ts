@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { util as undiciUtil, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { BodyBuffer } from '../chain/body-buffer.js';
+import type { ChainBatch } from '../chain/chain-batch.js';
 import { FilterChain, type ChainLimits, type ChainSink } from '../chain/filter-chain.js';
 import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
@@ -19,6 +20,8 @@ const EMPTY = Buffer.alloc(0);
 
 export interface ExchangeEnv {
   upstream: Upstream;
+  /** Where chain work waits for the end of the event-loop turn (see chain-batch.ts). */
+  batch: ChainBatch;
   logger: Logger;
   limits: ChainLimits;
   /** Counts outcomes for /metrics-style reporting. */
@@ -102,7 +105,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       scheme: 'http',
     });
     this.#requestEos = !requestHasBody(req);
-    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders);
+    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch);
   }
 
   start(): void {
@@ -133,6 +136,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       { code: err.code, filter: filter.name, generation: this.#gen.id, reqId: this.#stream.id, policy: filter.policy },
       `filter "${filter.name}" failed: ${err.message} (${filter.policy === 'fail_open' ? 'skipped for this request' : 'request answered 503'})`,
     );
+  }
+
+  /** The filters' contexts for this request have ended: the generation may go. */
+  closed(): void {
+    this.#gen.release();
   }
 
   // ---- ChainSink: request direction -------------------------------------------------------------
@@ -386,12 +394,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     if (!this.#res.headersSent) this.#res.destroy();
   }
 
-  /** The downstream response is over, finished or not: end upstream work, the filters' contexts, and the pin. */
+  /** The downstream response is over, finished or not: end upstream work and the filters' contexts (then the pin: closed()). */
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
     if (!this.#upstreamDone) this.#stopUpstream('downstream closed');
     this.#chain.close();
-    this.#gen.release();
   }
 }
