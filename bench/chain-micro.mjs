@@ -4,6 +4,8 @@
 //   node bench/chain-micro.mjs 3 --floor  the same host calls from bench/floor-filters (no SDK)
 //   node bench/chain-micro.mjs 3 --empty  N floor filters that do nothing
 //   node bench/chain-micro.mjs 3 --cold   (with any of the above) caches flushed before each request
+//   node bench/chain-micro.mjs 3 --batch 14  requests run 14 at a time as turn batching runs them
+//                                          (chain-batch.ts); with --cold, caches flushed per batch
 //
 // A tight loop keeps everything in the CPU's caches; under load, the rest of a request's work
 // (sockets, HTTP parsing, the other processes on the core) evicts the filters' code and data between
@@ -24,6 +26,9 @@ const args = process.argv.slice(2);
 const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
 const mode = args.find((a) => a === '--floor' || a === '--empty') ?? '';
 const cold = args.includes('--cold');
+const batchAt = args.indexOf('--batch');
+const batch = batchAt >= 0 ? Number(args[batchAt + 1]) : 0;
+if (batchAt >= 0 && !(batch >= 1)) throw new Error('--batch N: N must be a number >= 1');
 let dir = new URL('../filters', import.meta.url).pathname;
 if (mode === '--floor' || mode === '--empty') {
   dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-floor-'));
@@ -52,23 +57,53 @@ function one(i) {
   c.close();
   gen.release();
 }
-for (let i=0;i<20000;i++) one(i);
-const label = `${n} filters${mode ? ` (${mode.slice(2)})` : ''}${cold ? ' cold' : ''}`;
+/** `batch` requests through the chain's batched phases, as chain-batch.ts runs a turn's requests. */
+function many(i) {
+  const gen = m.acquire();
+  const chains = [];
+  const streams = [];
+  for (let j = 0; j < batch; j++) {
+    gen.acquire();
+    const h = new HeaderMap([':method','GET',':path','/x',':authority','127.0.0.1:8080',':scheme','http','user-agent','autocannon','x-api-key','bench-key','accept','*/*']);
+    const s = new HttpStream('id'+i+'-'+j, h, {sourceAddress:'127.0.0.1',sourcePort:1,destinationAddress:'127.0.0.1',destinationPort:2,protocol:'HTTP/1.1',scheme:'http'});
+    const c = new FilterChain(gen.filters, s, sink, { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 }, events, gen.orders, queue);
+    c.start(true);
+    streams.push(s);
+    chains.push(c);
+  }
+  FilterChain.startAll(chains);
+  for (let j = 0; j < batch; j++) {
+    streams[j].responseHeaders = new HeaderMap([':status','200','content-length','13','content-type','text/plain','date','x']);
+    streams[j].responseCode = 200;
+    chains[j].responseHeaders(false);
+    chains[j].responseData(Buffer.from('hello, world\n'), true);
+  }
+  FilterChain.responseHeadersAll(chains);
+  for (const c of chains) c.close();
+  FilterChain.closeAll(chains);
+  for (let j = 0; j <= batch; j++) gen.release();
+}
+/** Stands in for ChainBatch: the phases are run by many() itself. */
+const queue = { start() {}, responseHeaders() {}, close() {} };
+const run = batch ? many : one;
+const per = batch || 1;
+for (let i=0;i<20000/per;i++) run(i);
+const label = `${n} filters${mode ? ` (${mode.slice(2)})` : ''}${batch ? ` in batches of ${batch}` : ''}${cold ? ' cold' : ''}`;
 if (cold) {
   const junk = new Uint8Array(3 << 20);
-  const N = 30000;
+  const N = Math.ceil(30000 / per);
   let ns = 0n;
   for (let i = 0; i < N; i++) {
     for (let j = 0; j < junk.length; j += 64) junk[j]++;
     const t0 = process.hrtime.bigint();
-    one(i);
+    run(i);
     ns += process.hrtime.bigint() - t0;
   }
-  console.log(`${label}: ${(Number(ns) / N / 1000).toFixed(2)} us wall/req`);
+  console.log(`${label}: ${(Number(ns) / (N * per) / 1000).toFixed(2)} us wall/req`);
 } else {
-  const N=200000; const t=process.cpuUsage(); const t0=performance.now();
-  for (let i=0;i<N;i++) one(i);
+  const N=Math.ceil(200000 / per); const t=process.cpuUsage(); const t0=performance.now();
+  for (let i=0;i<N;i++) run(i);
   const u=process.cpuUsage(t);
-  console.log(`${label}: ${((u.user+u.system)/N).toFixed(2)} us cpu/req, ${((performance.now()-t0)*1000/N).toFixed(2)} us wall/req`);
+  console.log(`${label}: ${((u.user+u.system)/(N*per)).toFixed(2)} us cpu/req, ${((performance.now()-t0)*1000/(N*per)).toFixed(2)} us wall/req`);
 }
 if (mode) rmSync(dir, { recursive: true, force: true });
