@@ -46,6 +46,8 @@ export interface ChainEvents {
   closed(): void;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 const enum BodyMode {
   Buffer,
   LatestChunk,
@@ -58,9 +60,14 @@ class Direction {
   /** Position in `order` of the filter holding the headers, or -1. */
   headersPausedAt = -1;
   headersEos = false;
-  /** Body that arrived while the headers were held; delivered in one call once they pass. */
+  /**
+   * Body that arrived before the headers passed. Held by a filter (heldByFilter), it is delivered in
+   * one call once they pass, as Envoy does; otherwise it only waited for the turn's batch, and goes
+   * on chunk by chunk, as if it had arrived after them.
+   */
   held: BodyBuffer | null = null;
   heldEos = false;
+  heldByFilter = false;
   /** Position of the filter holding body data, and what it holds. */
   bodyPausedAt = -1;
   bodyMode = BodyMode.Buffer;
@@ -241,7 +248,9 @@ export class FilterChain {
     if (this.#afterCallback(dir, k)) return false;
     if (status !== 0 && !this.#takeResume(dir)) {
       dir.headersPausedAt = k;
+      dir.heldByFilter = true;
       this.#armHoldTimer(i);
+      if (dir.held !== null) this.#checkCap(dir, dir.held);
       return false;
     }
     return true;
@@ -254,11 +263,16 @@ export class FilterChain {
     if (isReq) this.#sink.requestHeaders();
     else this.#sink.responseHeaders();
     if (this.#stopped) return;
-    if (dir.held !== null || dir.heldEos) {
-      const held = dir.held ?? new BodyBuffer();
-      dir.held = null;
+    if (dir.held === null && !dir.heldEos) return;
+    const held = dir.held ?? new BodyBuffer();
+    dir.held = null;
+    if (dir.heldByFilter) {
       this.#runBody(dir, dir.first, held, dir.heldEos);
+      return;
     }
+    const chunks = held.chunks;
+    if (chunks.length === 0) this.#data(dir, EMPTY, dir.heldEos);
+    for (let j = 0; j < chunks.length && !this.#stopped; j++) this.#data(dir, chunks[j], dir.heldEos && j === chunks.length - 1);
   }
 
   #data(dir: Direction, chunk: Buffer, endOfStream: boolean): void {
@@ -266,7 +280,9 @@ export class FilterChain {
     if (!dir.headersDone) {
       (dir.held ??= new BodyBuffer()).append(chunk);
       dir.heldEos = endOfStream;
-      this.#checkCap(dir, dir.held);
+      // Capped only while a filter holds the headers: until the turn's batch runs, the proxy holds at
+      // most what one turn read, and that is not a filter buffering.
+      if (dir.headersPausedAt >= 0) this.#checkCap(dir, dir.held);
       return;
     }
     if (dir.bodyPausedAt >= 0) {
