@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, it } from 'node:test';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { FIXTURES, FILTERS, withProxy } from './helpers/proxy.mjs';
 
 describe('filter chain', () => {
@@ -78,6 +78,44 @@ filters:
     const body = await res.body.json();
     assert.deepEqual(body.filters.map((f) => [f.name, f.state]), [['first', 'active'], ['second', 'active'], ['hello', 'active']]);
     assert.match(body.filters[0].sha256, /^[0-9a-f]{64}$/);
+  });
+});
+
+describe('many requests at once', () => {
+  const env = withProxy((upstream) => `
+upstream: ${upstream.url}
+filters:
+  - name: request-id
+    file: ${FILTERS}/request_id.wasm
+  - name: first
+    file: ${FIXTURES}/append.wasm
+    config: { value: a }
+`);
+
+  it('keeps each request\'s headers its own when their chains run together', async () => {
+    // 60 connections at once: the chains of the requests read in one turn run together, filter by
+    // filter (chain-batch.ts); each response must carry the id its own request went upstream with.
+    const agent = new Agent({ connections: 64 });
+    try {
+      // Connections first, so the burst arrives in as few turns as possible.
+      await Promise.all(Array.from({ length: 60 }, async () => (await request(`${env.proxy.url}/warm`, { dispatcher: agent })).body.dump()));
+      const results = await Promise.all(
+        Array.from({ length: 60 }, async (_, i) => {
+          const res = await request(`${env.proxy.url}/r/${i}`, { dispatcher: agent, headers: i % 3 === 0 ? { 'x-request-id': `client-${i}` } : {} });
+          return { i, id: res.headers['x-request-id'], chain: res.headers['x-chain'], echo: await res.body.json() };
+        }),
+      );
+      for (const r of results) {
+        assert.equal(r.echo.url, `/r/${r.i}`);
+        assert.equal(r.echo.headers['x-request-id'], r.id, `request ${r.i}: the response id is not the one its request carried`);
+        if (r.i % 3 === 0) assert.equal(r.id, `client-${r.i}`, 'a client id is kept');
+        assert.equal(r.echo.headers['x-chain'], 'a');
+        assert.equal(r.chain, 'a');
+      }
+      assert.equal(new Set(results.map((r) => r.id)).size, 60, 'every request has its own id');
+    } finally {
+      await agent.close();
+    }
   });
 });
 
