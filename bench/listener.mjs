@@ -17,10 +17,11 @@ if (process.argv[2] === '--child') {
   const { Exchange } = await import('../dist/host/http/exchange.js');
   const { Upstream } = await import('../dist/host/http/upstream.js');
   const { FilterManager } = await import('../dist/host/filters/filter-manager.js');
+  const { ChainBatch } = await import('../dist/host/chain/chain-batch.js');
   const [, , , kind, upstreamUrl] = process.argv;
   const logger = pino({ level: 'warn' });
   const manager = new FilterManager(logger);
-  const env = { upstream: new Upstream({ target: upstreamUrl }), logger, limits: { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 }, stats: { requests: 0, upstreamErrors: 0, localReplies: 0, filterFaults: 0 } };
+  const env = { batch: new ChainBatch(), upstream: new Upstream({ target: upstreamUrl }), logger, limits: { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 }, stats: { requests: 0, upstreamErrors: 0, localReplies: 0, filterFaults: 0 } };
   const handle = (req, res) => new Exchange(req, res, manager.acquire(), env).start();
   let port;
   if (kind === 'node:http') {
