@@ -44,11 +44,16 @@ const m = new FilterManager(pino({level:'warn'}));
 await m.apply(cfg);
 const sink = { requestHeaders(){}, requestData(){}, responseHeaders(){}, responseData(){}, localReply(r){ throw new Error('local '+r.status)}, reset(){} };
 const events = { fault(f,e){ throw e }, closed() {} };
+/** The benchmark's GET request, as the proxy would hand it to the chain. */
+function newStream(id) {
+  const h = new HeaderMap([':method','GET',':path','/x',':authority','127.0.0.1:8080',':scheme','http','user-agent','autocannon','x-api-key','bench-key','accept','*/*']);
+  return new HttpStream(id, h, {sourceAddress:'127.0.0.1',sourcePort:1,destinationAddress:'127.0.0.1',destinationPort:2,protocol:'HTTP/1.1',scheme:'http'});
+}
+const limits = { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 };
 function one(i) {
   const gen = m.acquire();
-  const h = new HeaderMap([':method','GET',':path','/x',':authority','127.0.0.1:8080',':scheme','http','user-agent','autocannon','x-api-key','bench-key','accept','*/*']);
-  const s = new HttpStream('id'+i, h, {sourceAddress:'127.0.0.1',sourcePort:1,destinationAddress:'127.0.0.1',destinationPort:2,protocol:'HTTP/1.1',scheme:'http'});
-  const c = new FilterChain(gen.filters, s, sink, { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 }, events, gen.orders);
+  const s = newStream('id'+i);
+  const c = new FilterChain(gen.filters, s, sink, limits, events, gen.orders);
   c.start(true);
   s.responseHeaders = new HeaderMap([':status','200','content-length','13','content-type','text/plain','date','x']);
   s.responseCode = 200;
@@ -64,9 +69,8 @@ function many(i) {
   const streams = [];
   for (let j = 0; j < batch; j++) {
     gen.acquire();
-    const h = new HeaderMap([':method','GET',':path','/x',':authority','127.0.0.1:8080',':scheme','http','user-agent','autocannon','x-api-key','bench-key','accept','*/*']);
-    const s = new HttpStream('id'+i+'-'+j, h, {sourceAddress:'127.0.0.1',sourcePort:1,destinationAddress:'127.0.0.1',destinationPort:2,protocol:'HTTP/1.1',scheme:'http'});
-    const c = new FilterChain(gen.filters, s, sink, { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 }, events, gen.orders, queue);
+    const s = newStream('id'+i+'-'+j);
+    const c = new FilterChain(gen.filters, s, sink, limits, events, gen.orders, queue);
     c.start(true);
     streams.push(s);
     chains.push(c);

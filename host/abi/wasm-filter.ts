@@ -145,8 +145,7 @@ export class WasmFilter implements FilterInstance {
       return vm;
     }
     if (!h.fresh) throw new FilterFault(this.name, `the filter's instance trapped during another request (${vm.failed})`);
-    vm.forgetStream(h.id);
-    if (vm !== this.#vm && vm.liveStreams === 0) vm.destroy();
+    this.#forget(vm, h.id);
     const live = this.#liveVm();
     try {
       h.id = live.createStream(stream);
@@ -213,8 +212,12 @@ export class WasmFilter implements FilterInstance {
         this.#spec.logger.error({ code: fault.code, reqId: stream.id }, `filter trapped while finishing a request: ${fault.message}`);
       }
     }
-    vm.forgetStream(h.id);
-    // A VM replaced after a trap is dropped once its last request has finished.
+    this.#forget(vm, h.id);
+  }
+
+  /** Ends context `id`'s claim on `vm`; a VM replaced after a trap is dropped once its last request has finished. */
+  #forget(vm: WasmVm, id: number): void {
+    vm.forgetStream(id);
     if ((vm !== this.#vm || this.#released) && vm.liveStreams === 0) vm.destroy();
   }
 
