@@ -656,8 +656,10 @@ function goalChecks(s) {
     const pass = !invalid && value != null && value >= threshold;
     const q1 = quantile(paired, 0.25);
     const q3 = quantile(paired, 0.75);
-    // The threshold inside the middle half of the rounds' ratios: another run may well say otherwise.
-    const uncertain = paired.length >= 4 && q1 < threshold && threshold <= q3;
+    // Standard error of the median, from the spread of the rounds (normal approximation: σ ≈ IQR /
+    // 1.349, SE ≈ 1.253 σ / √n). Within two of them of the threshold, another run may well say otherwise.
+    const stdErr = paired.length >= 4 ? (1.253 * ((q3 - q1) / 1.349)) / Math.sqrt(paired.length) : null;
+    const uncertain = stdErr !== null && value !== null && Math.abs(value - threshold) < 2 * stdErr;
     const cpuPaired = s[id][cpuPairedKey];
     const cpuBasedValue = cpuPaired.length ? median(cpuPaired) : s[id][cpuKey];
     goals.push({
@@ -668,6 +670,7 @@ function goalChecks(s) {
       paired,
       q1,
       q3,
+      stdErr,
       pass,
       invalid,
       uncertain,
@@ -745,12 +748,12 @@ function report(cfgs, s, goals) {
     for (const g of goals) {
       const verdict = g.invalid ? 'FAIL (a configuration had errors)' : g.pass ? 'PASS' : 'FAIL';
       const x2 = (v) => (v == null ? 'n/a' : v.toFixed(2) + 'x');
-      const spread = g.paired.length >= 4 ? `, middle half ${g.q1.toFixed(2)}..${g.q3.toFixed(2)}` : '';
+      const spread = g.stdErr !== null ? `, ±${g.stdErr.toFixed(2)} (standard error), middle half ${g.q1.toFixed(2)}..${g.q3.toFixed(2)}` : '';
       const cpu = g.cpuBasedValue == null ? '' : `; by CPU/req ${x2(g.cpuBasedValue)} → ${g.cpuBasedPass ? 'pass' : 'fail'}`;
       out.push(`  ${verdict.padEnd(4)}  ${g.name}: ${x2(g.value)} (needs ${g.threshold}x${spread}; ratio of medians ${x2(g.ratioOfMedians)}${cpu})`);
       if (g.paired.length > 1) out.push(`        per round: ${g.paired.map((v) => v.toFixed(2)).join(' ')}`);
       if (g.uncertain)
-        out.push(`        uncertain: the threshold lies within the middle half of the rounds' ratios; another run may say otherwise`);
+        out.push(`        uncertain: the threshold is within two standard errors of the median; another run may say otherwise (more --rounds narrow it)`);
     }
   }
   return out.join('\n');
