@@ -43,6 +43,11 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench builds fir
   --profile          run the proxies under node --cpu-prof and print their top self-time functions
                      (the profiler slows them: numbers from such a run are not comparable)
   --out FILE         JSON results (default bench/results/latest.json)
+  --together A,B     load two proxy configurations at the same time (half the connections each)
+                     in every round and report the difference of their CPU per request: both
+                     see the same state of the machine (default 10 rounds of 5 s); no goal checks
+  --b-filters DIR    with --together: B's .wasm come from DIR (e.g. the examples built with a
+                     changed SDK); A and B may then name the same configuration
   --node-flags STR   V8/node flags for every proxy child, fastify and Outrigger alike
                      (e.g. "--max-semi-space-size=32"; default none)
 env BENCH_QUICK=1    short smoke run (flags still override)`;
@@ -59,6 +64,8 @@ try {
       profile: { type: 'boolean', default: false },
       out: { type: 'string' },
       'node-flags': { type: 'string' },
+      together: { type: 'string' },
+      'b-filters': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -80,9 +87,10 @@ function num(v, dflt, name, { min = 0, integer = false } = {}) {
   }
   return n;
 }
+const TOGETHER = args.together ? args.together.split(',').map((x) => x.trim()).filter(Boolean) : null;
 const OPTS = {
-  rounds: num(args.rounds, QUICK ? 1 : 20, 'rounds', { min: 1, integer: true }),
-  duration: num(args.duration, QUICK ? 2 : 2, 'duration', { min: 1, integer: true }),
+  rounds: num(args.rounds, QUICK ? 1 : TOGETHER ? 10 : 20, 'rounds', { min: 1, integer: true }),
+  duration: num(args.duration, QUICK ? 2 : TOGETHER ? 5 : 2, 'duration', { min: 1, integer: true }),
   warmup: num(args.warmup, QUICK ? 1 : 1, 'warmup', { min: 0, integer: true }),
   connections: num(args.connections, 50, 'connections', { min: 1, integer: true }),
   profile: args.profile,
@@ -134,6 +142,23 @@ if (args.only) {
     process.exit(2);
   }
   CONFIGS = ALL_CONFIGS.filter((c) => ids.includes(c.id));
+}
+if (TOGETHER) {
+  const bDir = args['b-filters'] ? path.resolve(args['b-filters']) : null;
+  const ok =
+    TOGETHER.length === 2 &&
+    (TOGETHER[0] !== TOGETHER[1] || bDir !== null) &&
+    TOGETHER.every((id) => ALL_CONFIGS.some((c) => c.id === id && c.kind !== 'direct')) &&
+    (bDir === null || ALL_CONFIGS.find((c) => c.id === TOGETHER[1]).kind === 'outrigger');
+  if (!ok || args.only) {
+    process.stderr.write(`--together: two different proxy configurations (not direct), without --only (the same one twice with --b-filters, B an Outrigger one); valid: ${ALL_CONFIGS.filter((c) => c.kind !== 'direct').map((c) => c.id).join(', ')}\n`);
+    process.exit(2);
+  }
+  CONFIGS = TOGETHER.map((id) => ALL_CONFIGS.find((c) => c.id === id));
+  if (bDir) CONFIGS[1] = { ...CONFIGS[1], id: `${CONFIGS[1].id}(b)`, label: `${CONFIGS[1].label}, .wasm from ${bDir}`, filtersPath: bDir };
+} else if (args['b-filters']) {
+  process.stderr.write('--b-filters: only with --together\n');
+  process.exit(2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -386,6 +411,64 @@ async function measure(cfg, target, upstreamPid, round) {
   return m;
 }
 
+/**
+ * --together: both proxies under load at once, each from its own autocannon with half the
+ * connections, so that both pay whatever state the machine is in. Which load starts first
+ * alternates by round.
+ */
+async function measureTogether(pair, targets, round) {
+  const connections = Math.max(1, Math.floor(OPTS.connections / 2));
+  const load = (cfg, seconds) =>
+    autocannon({ url: targets[cfg.id].url, connections, pipelining: 1, duration: seconds, headers: { 'x-api-key': API_KEY }, expectBody: BODY });
+  const order = round % 2 ? pair : [...pair].reverse();
+  if (OPTS.warmup > 0) {
+    await Promise.all(order.map((c) => load(c, OPTS.warmup)));
+    await sleep(200);
+  }
+  const before = pair.map((c) => procCpuUs(targets[c.id].rec.pid));
+  const results = await Promise.all(order.map((c) => load(c, OPTS.duration)));
+  const after = pair.map((c) => procCpuUs(targets[c.id].rec.pid));
+  return pair.map((cfg, i) => {
+    const r = results[order.indexOf(cfg)];
+    const requests = r.requests.total;
+    const m = {
+      round,
+      config: cfg.id,
+      requests,
+      rps: requests / r.duration,
+      non2xx: r.non2xx,
+      errors: r.errors + r.timeouts + r.mismatches,
+      proxyCpuUsPerReq: requests && before[i] !== null && after[i] !== null ? (after[i] - before[i]) / requests : null,
+    };
+    if (m.non2xx || m.errors || !requests) flag(cfg.id, `round ${round}: ${m.non2xx} non-2xx, ${m.errors} errors of ${requests} responses`);
+    return m;
+  });
+}
+
+function reportTogether(pair, measurements) {
+  const [a, b] = pair.map((c) => c.id);
+  const rows = [];
+  const diffs = [];
+  const ratios = [];
+  for (const ma of measurements.filter((m) => m.config === a)) {
+    const mb = measurements.find((m) => m.config === b && m.round === ma.round);
+    if (!mb || ma.proxyCpuUsPerReq == null || mb.proxyCpuUsPerReq == null) continue;
+    diffs.push(mb.proxyCpuUsPerReq - ma.proxyCpuUsPerReq);
+    ratios.push(ma.proxyCpuUsPerReq / mb.proxyCpuUsPerReq);
+    rows.push([String(ma.round), fmt(ma.proxyCpuUsPerReq, 1), fmt(mb.proxyCpuUsPerReq, 1), (diffs.at(-1) >= 0 ? '+' : '') + diffs.at(-1).toFixed(1), fmt(ma.rps), fmt(mb.rps)]);
+  }
+  const out = [];
+  out.push(`Together: ${a} and ${b} loaded at the same time, ${Math.max(1, Math.floor(OPTS.connections / 2))} connections each; ${OPTS.rounds} round(s) of ${OPTS.duration}s after ${OPTS.warmup}s warm-up`);
+  out.push(table(['round', `${a} µs/req`, `${b} µs/req`, `${b} − ${a}`, `${a} req/s`, `${b} req/s`], rows));
+  if (diffs.length) {
+    const spread = diffs.length >= 4 ? ` (middle half ${quantile(diffs, 0.25).toFixed(1)}..${quantile(diffs, 0.75).toFixed(1)})` : '';
+    out.push('');
+    out.push(`  ${b} − ${a}: median ${median(diffs).toFixed(1)} µs of proxy CPU per request${spread}`);
+    out.push(`  CPU efficiency of ${b} relative to ${a} (${a} µs/req ÷ ${b} µs/req): median ${median(ratios).toFixed(3)}x`);
+  }
+  return { text: out.join('\n'), medianDiffUs: median(diffs), medianCpuRatio: median(ratios), diffs, ratios };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Functional check before measuring: the filters really run (and requests really pass).
 
@@ -474,7 +557,7 @@ function outriggerYaml(cfg, upstreamUrl) {
     'listen: 127.0.0.1:0',
     'admin: 127.0.0.1:0',
     `upstream: ${q(upstreamUrl)}`,
-    `filters_dir: ${q(cfg.filtersDir ? path.join(tmpDir, cfg.filtersDir) : FILTERS_DIR)}`,
+    `filters_dir: ${q(cfg.filtersPath ?? (cfg.filtersDir ? path.join(tmpDir, cfg.filtersDir) : FILTERS_DIR))}`,
     'log_level: info', // the default; needed for the "outrigger ready" line, which carries the bound ports
   ];
   if (!cfg.filters.length) lines.push('filters: []');
@@ -853,6 +936,29 @@ async function main() {
   const runnable = CONFIGS.filter((c) => targets[c.id]);
 
   const measurements = [];
+  if (TOGETHER) {
+    if (runnable.length !== 2) {
+      await stopAll();
+      process.stderr.write('--together: both configurations must start\n');
+      process.exit(1);
+    }
+    // Fresh processes: let the JIT settle before the first round (the rounds' warm-ups are short).
+    await Promise.all(runnable.map((c) => autocannon({ url: targets[c.id].url, connections: 25, duration: 3, headers: { 'x-api-key': API_KEY } })));
+    for (let round = 1; round <= OPTS.rounds; round++) {
+      const ms = await measureTogether(runnable, targets, round);
+      measurements.push(...ms);
+      process.stdout.write(`  round ${round}/${OPTS.rounds}  ${ms.map((m) => `${m.config} ${fmt(m.proxyCpuUsPerReq, 1)} µs/req ${fmt(m.rps)} req/s`).join('   ')}\n`);
+      await sleep(200);
+    }
+    await stopAll();
+    const r = reportTogether(runnable, measurements);
+    process.stdout.write(r.text + '\n');
+    if (problems.length) process.stdout.write(`\n!!! ${problems.length} PROBLEM(S):\n${problems.map((p) => `  - ${p.config ? `[${p.config}] ` : ''}${p.message.split('\n')[0]}`).join('\n')}\n`);
+    mkdirSync(path.dirname(OPTS.out), { recursive: true });
+    writeFileSync(OPTS.out, JSON.stringify({ generatedAt: new Date().toISOString(), options: { ...OPTS, together: TOGETHER }, environment: env, together: r, measurements, problems }, null, 2));
+    process.stdout.write(`\nresults: ${path.relative(process.cwd(), OPTS.out)}\n`);
+    process.exit(problems.length ? 1 : 0);
+  }
   // The goal checks compare outrigger-3 with fastify and with outrigger-0 round by round: they run
   // next to each other, and every other round in reverse (A B B A), so that each pair shares the
   // machine's state of those few seconds and a drift during the run weighs on both sides alike.
