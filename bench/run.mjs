@@ -45,7 +45,8 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench builds fir
   --out FILE         JSON results (default bench/results/latest.json)
   --together A,B     load two proxy configurations at the same time (half the connections each)
                      in every round and report the difference of their CPU per request: both
-                     see the same state of the machine (default 10 rounds of 5 s); no goal checks
+                     see the same state of the machine (default 12 rounds of 5 s, over 4 sessions
+                     of fresh processes started in alternating order); no goal checks
   --b-filters DIR    with --together: B's .wasm come from DIR (e.g. the examples built with a
                      changed SDK); A and B may then name the same configuration
   --node-flags STR   V8/node flags for every proxy child, fastify and Outrigger alike
@@ -89,7 +90,7 @@ function num(v, dflt, name, { min = 0, integer = false } = {}) {
 }
 const TOGETHER = args.together ? args.together.split(',').map((x) => x.trim()).filter(Boolean) : null;
 const OPTS = {
-  rounds: num(args.rounds, QUICK ? 1 : TOGETHER ? 10 : 20, 'rounds', { min: 1, integer: true }),
+  rounds: num(args.rounds, QUICK ? 1 : TOGETHER ? 12 : 20, 'rounds', { min: 1, integer: true }),
   duration: num(args.duration, QUICK ? 2 : TOGETHER ? 5 : 2, 'duration', { min: 1, integer: true }),
   warmup: num(args.warmup, QUICK ? 1 : 1, 'warmup', { min: 0, integer: true }),
   connections: num(args.connections, 50, 'connections', { min: 1, integer: true }),
@@ -445,6 +446,60 @@ async function measureTogether(pair, targets, round) {
   });
 }
 
+/**
+ * --together: the rounds are split over sessions of fresh processes (upstream included), started A
+ * then B, then B then A, and so on: whatever favours one process of a pair for its lifetime (start
+ * order, where the scheduler put it; an A/A pair of one session differed by up to ~1.8 µs/req)
+ * falls on each side alike.
+ */
+async function runTogether(env) {
+  const pair = CONFIGS;
+  if (CONFIGS.some((c) => c.filtersDir === 'floor')) await buildFloorFilters(path.join(tmpDir, 'floor'));
+  if (CONFIGS.some((c) => c.filtersDir === 'bench-filters'))
+    await buildFilter(path.join(BENCH_DIR, 'filters', 'require_header.ts'), path.join(tmpDir, 'bench-filters', 'require_header.wasm'));
+  const sessions = OPTS.rounds >= 8 ? 4 : OPTS.rounds >= 2 ? 2 : 1;
+  process.stdout.write(
+    `Outrigger benchmark, together: ${pair.map((c) => c.id).join(' and ')} at the same time, ${Math.max(1, Math.floor(OPTS.connections / 2))} connections each\n` +
+      `  ${OPTS.rounds} round(s) of ${OPTS.warmup}s warm-up + ${OPTS.duration}s over ${sessions} session(s) of fresh processes; node ${env.node}, ${env.cpus} CPU(s)` +
+      `${env.git.commit ? `, git ${env.git.commit.slice(0, 10)}${env.git.dirty ? ' (dirty)' : ''}` : ''}\n`,
+  );
+  const measurements = [];
+  let round = 0;
+  for (let session = 0; session < sessions; session++) {
+    const upstream = await startUpstream();
+    const targets = {};
+    const startOrder = session % 2 ? [pair[1], pair[0]] : pair;
+    for (const cfg of startOrder) {
+      targets[cfg.id] = cfg.kind === 'fastify' ? await startFastify(cfg, upstream.url) : await startOutrigger(cfg, upstream.url);
+      const check = await checkTarget(cfg, targets[cfg.id].url);
+      if (!check.ok) {
+        await stopAll();
+        process.stderr.write(`--together: ${cfg.id} failed its functional check\n`);
+        process.exit(1);
+      }
+    }
+    // Fresh processes: let the JIT settle before measuring (the rounds' warm-ups are short).
+    await Promise.all(pair.map((c) => autocannon({ url: targets[c.id].url, connections: 25, duration: 3, headers: { 'x-api-key': API_KEY } })));
+    const n = Math.floor(OPTS.rounds / sessions) + (session < OPTS.rounds % sessions ? 1 : 0);
+    for (let i = 0; i < n; i++) {
+      round++;
+      const ms = await measureTogether(pair, targets, round);
+      for (const m of ms) m.startedFirst = startOrder[0].id;
+      measurements.push(...ms);
+      process.stdout.write(`  round ${round}/${OPTS.rounds} (${startOrder[0].id} started first)  ${ms.map((m) => `${m.config} ${fmt(m.proxyCpuUsPerReq, 1)} µs/req ${fmt(m.rps)} req/s`).join('   ')}\n`);
+      await sleep(200);
+    }
+    await stopAll();
+  }
+  const r = reportTogether(pair, measurements);
+  process.stdout.write(r.text + '\n');
+  if (problems.length) process.stdout.write(`\n!!! ${problems.length} PROBLEM(S):\n${problems.map((p) => `  - ${p.config ? `[${p.config}] ` : ''}${p.message.split('\n')[0]}`).join('\n')}\n`);
+  mkdirSync(path.dirname(OPTS.out), { recursive: true });
+  writeFileSync(OPTS.out, JSON.stringify({ generatedAt: new Date().toISOString(), options: { ...OPTS, together: TOGETHER }, environment: env, together: r, measurements, problems }, null, 2));
+  process.stdout.write(`\nresults: ${path.relative(process.cwd(), OPTS.out)}\n`);
+  process.exit(problems.length ? 1 : 0);
+}
+
 function reportTogether(pair, measurements) {
   const [a, b] = pair.map((c) => c.id);
   const rows = [];
@@ -455,11 +510,12 @@ function reportTogether(pair, measurements) {
     if (!mb || ma.proxyCpuUsPerReq == null || mb.proxyCpuUsPerReq == null) continue;
     diffs.push(mb.proxyCpuUsPerReq - ma.proxyCpuUsPerReq);
     ratios.push(ma.proxyCpuUsPerReq / mb.proxyCpuUsPerReq);
-    rows.push([String(ma.round), fmt(ma.proxyCpuUsPerReq, 1), fmt(mb.proxyCpuUsPerReq, 1), (diffs.at(-1) >= 0 ? '+' : '') + diffs.at(-1).toFixed(1), fmt(ma.rps), fmt(mb.rps)]);
+    rows.push([String(ma.round), ma.startedFirst ?? '-', fmt(ma.proxyCpuUsPerReq, 1), fmt(mb.proxyCpuUsPerReq, 1), (diffs.at(-1) >= 0 ? '+' : '') + diffs.at(-1).toFixed(1), fmt(ma.rps), fmt(mb.rps)]);
   }
   const out = [];
+  out.push('');
   out.push(`Together: ${a} and ${b} loaded at the same time, ${Math.max(1, Math.floor(OPTS.connections / 2))} connections each; ${OPTS.rounds} round(s) of ${OPTS.duration}s after ${OPTS.warmup}s warm-up`);
-  out.push(table(['round', `${a} µs/req`, `${b} µs/req`, `${b} − ${a}`, `${a} req/s`, `${b} req/s`], rows));
+  out.push(table(['round', 'started first', `${a} µs/req`, `${b} µs/req`, `${b} − ${a}`, `${a} req/s`, `${b} req/s`], rows));
   if (diffs.length) {
     const spread = diffs.length >= 4 ? ` (middle half ${quantile(diffs, 0.25).toFixed(1)}..${quantile(diffs, 0.75).toFixed(1)})` : '';
     out.push('');
@@ -899,6 +955,7 @@ async function main() {
   const pre = preflight();
   const env = environment();
   tmpDir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-bench-'));
+  if (TOGETHER) return runTogether(env);
   const perMeasure = OPTS.warmup + OPTS.duration + 0.4;
   const estimate = Math.round(CONFIGS.length * OPTS.rounds * perMeasure);
   process.stdout.write(
@@ -936,29 +993,6 @@ async function main() {
   const runnable = CONFIGS.filter((c) => targets[c.id]);
 
   const measurements = [];
-  if (TOGETHER) {
-    if (runnable.length !== 2) {
-      await stopAll();
-      process.stderr.write('--together: both configurations must start\n');
-      process.exit(1);
-    }
-    // Fresh processes: let the JIT settle before the first round (the rounds' warm-ups are short).
-    await Promise.all(runnable.map((c) => autocannon({ url: targets[c.id].url, connections: 25, duration: 3, headers: { 'x-api-key': API_KEY } })));
-    for (let round = 1; round <= OPTS.rounds; round++) {
-      const ms = await measureTogether(runnable, targets, round);
-      measurements.push(...ms);
-      process.stdout.write(`  round ${round}/${OPTS.rounds}  ${ms.map((m) => `${m.config} ${fmt(m.proxyCpuUsPerReq, 1)} µs/req ${fmt(m.rps)} req/s`).join('   ')}\n`);
-      await sleep(200);
-    }
-    await stopAll();
-    const r = reportTogether(runnable, measurements);
-    process.stdout.write(r.text + '\n');
-    if (problems.length) process.stdout.write(`\n!!! ${problems.length} PROBLEM(S):\n${problems.map((p) => `  - ${p.config ? `[${p.config}] ` : ''}${p.message.split('\n')[0]}`).join('\n')}\n`);
-    mkdirSync(path.dirname(OPTS.out), { recursive: true });
-    writeFileSync(OPTS.out, JSON.stringify({ generatedAt: new Date().toISOString(), options: { ...OPTS, together: TOGETHER }, environment: env, together: r, measurements, problems }, null, 2));
-    process.stdout.write(`\nresults: ${path.relative(process.cwd(), OPTS.out)}\n`);
-    process.exit(problems.length ? 1 : 0);
-  }
   // The goal checks compare outrigger-3 with fastify and with outrigger-0 round by round: they run
   // next to each other, and every other round in reverse (A B B A), so that each pair shares the
   // machine's state of those few seconds and a drift during the run weighs on both sides alike.
