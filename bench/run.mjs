@@ -345,10 +345,10 @@ function machineTicks() {
   }
 }
 
-function runAutocannon(url, seconds) {
+function runAutocannon(url, seconds, connections = OPTS.connections) {
   return autocannon({
     url,
-    connections: OPTS.connections,
+    connections,
     pipelining: 1,
     duration: seconds,
     headers: { 'x-api-key': API_KEY },
@@ -419,8 +419,7 @@ async function measure(cfg, target, upstreamPid, round) {
  */
 async function measureTogether(pair, targets, round) {
   const connections = Math.max(1, Math.floor(OPTS.connections / 2));
-  const load = (cfg, seconds) =>
-    autocannon({ url: targets[cfg.id].url, connections, pipelining: 1, duration: seconds, headers: { 'x-api-key': API_KEY }, expectBody: BODY });
+  const load = (cfg, seconds) => runAutocannon(targets[cfg.id].url, seconds, connections);
   const order = round % 2 ? pair : [...pair].reverse();
   if (OPTS.warmup > 0) {
     await Promise.all(order.map((c) => load(c, OPTS.warmup)));
@@ -446,6 +445,13 @@ async function measureTogether(pair, targets, round) {
   });
 }
 
+/** The .wasm of the optional configurations (bench/floor-filters, bench/filters) into tmpDir. */
+async function buildBenchFilters() {
+  if (CONFIGS.some((c) => c.filtersDir === 'floor')) await buildFloorFilters(path.join(tmpDir, 'floor'));
+  if (CONFIGS.some((c) => c.filtersDir === 'bench-filters'))
+    await buildFilter(path.join(BENCH_DIR, 'filters', 'require_header.ts'), path.join(tmpDir, 'bench-filters', 'require_header.wasm'));
+}
+
 /**
  * --together: the rounds are split over sessions of fresh processes (upstream included), started A
  * then B, then B then A, and so on: whatever favours one process of a pair for its lifetime (start
@@ -454,9 +460,7 @@ async function measureTogether(pair, targets, round) {
  */
 async function runTogether(env) {
   const pair = CONFIGS;
-  if (CONFIGS.some((c) => c.filtersDir === 'floor')) await buildFloorFilters(path.join(tmpDir, 'floor'));
-  if (CONFIGS.some((c) => c.filtersDir === 'bench-filters'))
-    await buildFilter(path.join(BENCH_DIR, 'filters', 'require_header.ts'), path.join(tmpDir, 'bench-filters', 'require_header.wasm'));
+  await buildBenchFilters();
   const sessions = OPTS.rounds >= 8 ? 4 : OPTS.rounds >= 2 ? 2 : 1;
   process.stdout.write(
     `Outrigger benchmark, together: ${pair.map((c) => c.id).join(' and ')} at the same time, ${Math.max(1, Math.floor(OPTS.connections / 2))} connections each\n` +
@@ -479,7 +483,7 @@ async function runTogether(env) {
       }
     }
     // Fresh processes: let the JIT settle before measuring (the rounds' warm-ups are short).
-    await Promise.all(pair.map((c) => autocannon({ url: targets[c.id].url, connections: 25, duration: 3, headers: { 'x-api-key': API_KEY } })));
+    await Promise.all(pair.map((c) => runAutocannon(targets[c.id].url, 3, Math.max(1, Math.floor(OPTS.connections / 2)))));
     const n = Math.floor(OPTS.rounds / sessions) + (session < OPTS.rounds % sessions ? 1 : 0);
     for (let i = 0; i < n; i++) {
       round++;
@@ -967,9 +971,7 @@ async function main() {
       (OPTS.quick ? '  BENCH_QUICK: smoke run, numbers are not meaningful\n' : ''),
   );
 
-  if (CONFIGS.some((c) => c.filtersDir === 'floor')) await buildFloorFilters(path.join(tmpDir, 'floor'));
-  if (CONFIGS.some((c) => c.filtersDir === 'bench-filters'))
-    await buildFilter(path.join(BENCH_DIR, 'filters', 'require_header.ts'), path.join(tmpDir, 'bench-filters', 'require_header.wasm'));
+  await buildBenchFilters();
   const upstream = await startUpstream();
   const targets = {};
   const invalid = new Set();
