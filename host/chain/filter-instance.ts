@@ -6,16 +6,36 @@ import type { HttpStream } from './http-stream.js';
 
 export type FailurePolicy = 'fail_closed' | 'fail_open';
 
+/**
+ * How a filter's instance died: a WebAssembly trap or AssemblyScript abort (`trap`), a callback
+ * stopped for running over its CPU budget (`deadline`), a trap while its linear memory was at its
+ * cap (`memory`), or WASI proc_exit (`exit`). Counted per filter in /filters and /metrics.
+ */
+export type FaultKind = 'trap' | 'deadline' | 'memory' | 'exit';
+export const FAULT_KINDS: readonly FaultKind[] = ['trap', 'deadline', 'memory', 'exit'];
+
+/**
+ * What a filter's instance is doing, as /filters, /readyz and /metrics show it: `active` (serving),
+ * `degraded` (faulted recently; a fresh instance is being brought up after a backoff, requests meanwhile
+ * get the on_error policy), `open` (the crash-loop breaker is open: on_error applies without running
+ * the filter until a half-open trial succeeds). `rejected` and `missing` are the filter manager's
+ * (the newest file could not be loaded / is gone; the last good version keeps serving).
+ */
+export type FilterHealthState = 'active' | 'degraded' | 'open';
+
 /** A filter failed a request: it trapped, aborted or exited during a callback, or held the stream too long. */
 export class FilterFault extends Error {
   readonly filter: string;
   /** OUTRIGGER_FILTER_TRAP, or OUTRIGGER_FILTER_HOLD_TIMEOUT for a filter that held a stream too long. */
   readonly code: string;
-  constructor(filter: string, message: string, options?: { cause?: unknown; code?: string }) {
+  /** What killed the instance, when one died (null for a hold timeout or an open breaker). */
+  readonly kind: FaultKind | null;
+  constructor(filter: string, message: string, options?: { cause?: unknown; code?: string; kind?: FaultKind | null }) {
     super(message, options);
     this.name = 'FilterFault';
     this.filter = filter;
     this.code = options?.code ?? 'OUTRIGGER_FILTER_TRAP';
+    this.kind = options?.kind ?? null;
   }
 }
 
