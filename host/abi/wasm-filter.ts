@@ -4,7 +4,7 @@
 // stays failed until the restart window passes.
 
 import type { AbiVersion } from '../../abi/functions.js';
-import { FilterFault, type FailurePolicy, type FilterHooks, type FilterInstance } from '../chain/filter-instance.js';
+import { FilterFault, type FailurePolicy, type FaultKind, type FilterHealthState, type FilterHooks, type FilterInstance } from '../chain/filter-instance.js';
 import type { HttpStream } from '../chain/http-stream.js';
 import { FILTER_RESTART_BURST, FILTER_RESTART_WINDOW_MS } from '../limits.js';
 import { OutriggerError } from '../errors.js';
@@ -29,7 +29,13 @@ export class WasmFilter implements FilterInstance {
   #restarts: number[] = [];
   /** Counters for the admin API. */
   traps = 0;
+  /** Instance deaths by kind (traps counts all of them). */
+  readonly faults: Record<FaultKind, number> = { trap: 0, deadline: 0, memory: 0, exit: 0 };
   lastError: string | null = null;
+  /** Wasm frames of the last fault, innermost first, with names from the module's name section. */
+  lastBacktrace: string[] = [];
+  /** `module.name` of imports Outrigger does not provide (they trap if called). */
+  unknownImports: string[] = [];
   #released = false;
   #respawnScheduled = false;
 
@@ -71,6 +77,11 @@ export class WasmFilter implements FilterInstance {
 
   get healthy(): boolean {
     return this.#vm.failed === null;
+  }
+
+  /** active / degraded / open, for /filters, /readyz and /metrics. */
+  get healthState(): FilterHealthState {
+    return this.healthy ? 'active' : 'degraded';
   }
 
   /** Size of the live instance's linear memory (what a filter's heap has grown to). */
