@@ -52,12 +52,7 @@ export const HOST_FUNCTIONS_COMMON = [
 ] as const;
 
 /** Host functions only a 0.1.0 module may import. */
-export const HOST_FUNCTIONS_0_1_0 = [
-  'proxy_get_configuration',
-  'proxy_continue_request',
-  'proxy_continue_response',
-  'proxy_clear_route_cache',
-] as const;
+export const HOST_FUNCTIONS_0_1_0 = ['proxy_get_configuration', 'proxy_continue_request', 'proxy_continue_response', 'proxy_clear_route_cache'] as const;
 
 /** Host functions added in 0.2.0 (and kept in 0.2.1). */
 export const HOST_FUNCTIONS_0_2_0 = ['proxy_continue_stream', 'proxy_close_stream'] as const;

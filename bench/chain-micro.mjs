@@ -35,27 +35,64 @@ if (mode === '--floor' || mode === '--empty') {
   await buildFloorFilters(dir);
 }
 const examples = [
- "  - name: request-id\n    file: request_id.wasm\n",
- "  - name: add-header\n    file: add_header.wasm\n    config: {header: x-hello, value: world}\n",
- "  - name: auth\n    file: api_key_auth.wasm\n    config: {header: x-api-key, keys: [bench-key]}\n"];
+  '  - name: request-id\n    file: request_id.wasm\n',
+  '  - name: add-header\n    file: add_header.wasm\n    config: {header: x-hello, value: world}\n',
+  '  - name: auth\n    file: api_key_auth.wasm\n    config: {header: x-api-key, keys: [bench-key]}\n',
+];
 const all = mode === '--empty' ? [0, 1, 2].map((i) => `  - name: empty-${i}\n    file: null.wasm\n`) : examples;
-const cfg = parseConfig(`upstream: http://127.0.0.1:1\nfilters_dir: ${dir}\nfilters:\n${all.slice(0,n).join('')}`, '/tmp/x.yaml');
-const m = new FilterManager(pino({level:'warn'}));
+const cfg = parseConfig(`upstream: http://127.0.0.1:1\nfilters_dir: ${dir}\nfilters:\n${all.slice(0, n).join('')}`, '/tmp/x.yaml');
+const m = new FilterManager(pino({ level: 'warn' }));
 await m.apply(cfg);
-const sink = { requestHeaders(){}, requestData(){}, responseHeaders(){}, responseData(){}, localReply(r){ throw new Error('local '+r.status)}, reset(){} };
-const events = { fault(f,e){ throw e }, closed() {} };
+const sink = {
+  requestHeaders() {},
+  requestData() {},
+  responseHeaders() {},
+  responseData() {},
+  localReply(r) {
+    throw new Error(`local ${r.status}`);
+  },
+  reset() {},
+};
+const events = {
+  fault(_f, e) {
+    throw e;
+  },
+  closed() {},
+};
 /** The benchmark's GET request, as the proxy would hand it to the chain. */
 function newStream(id) {
-  const h = new HeaderMap([':method','GET',':path','/x',':authority','127.0.0.1:8080',':scheme','http','user-agent','autocannon','x-api-key','bench-key','accept','*/*']);
-  return new HttpStream(id, h, {sourceAddress:'127.0.0.1',sourcePort:1,destinationAddress:'127.0.0.1',destinationPort:2,protocol:'HTTP/1.1',scheme:'http'});
+  const h = new HeaderMap([
+    ':method',
+    'GET',
+    ':path',
+    '/x',
+    ':authority',
+    '127.0.0.1:8080',
+    ':scheme',
+    'http',
+    'user-agent',
+    'autocannon',
+    'x-api-key',
+    'bench-key',
+    'accept',
+    '*/*',
+  ]);
+  return new HttpStream(id, h, {
+    sourceAddress: '127.0.0.1',
+    sourcePort: 1,
+    destinationAddress: '127.0.0.1',
+    destinationPort: 2,
+    protocol: 'HTTP/1.1',
+    scheme: 'http',
+  });
 }
 const limits = { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 };
 function one(i) {
   const gen = m.acquire();
-  const s = newStream('id'+i);
+  const s = newStream(`id${i}`);
   const c = new FilterChain(gen.filters, s, sink, limits, events, gen.orders);
   c.start(true);
-  s.responseHeaders = new HeaderMap([':status','200','content-length','13','content-type','text/plain','date','x']);
+  s.responseHeaders = new HeaderMap([':status', '200', 'content-length', '13', 'content-type', 'text/plain', 'date', 'x']);
   s.responseCode = 200;
   c.responseHeaders(false);
   c.responseData(Buffer.from('hello, world\n'), true);
@@ -69,7 +106,7 @@ function many(i) {
   const streams = [];
   for (let j = 0; j < batch; j++) {
     gen.acquire();
-    const s = newStream('id'+i+'-'+j);
+    const s = newStream(`id${i}-${j}`);
     const c = new FilterChain(gen.filters, s, sink, limits, events, gen.orders, queue);
     c.start(true);
     streams.push(s);
@@ -77,7 +114,7 @@ function many(i) {
   }
   FilterChain.startAll(chains);
   for (let j = 0; j < batch; j++) {
-    streams[j].responseHeaders = new HeaderMap([':status','200','content-length','13','content-type','text/plain','date','x']);
+    streams[j].responseHeaders = new HeaderMap([':status', '200', 'content-length', '13', 'content-type', 'text/plain', 'date', 'x']);
     streams[j].responseCode = 200;
     chains[j].responseHeaders(false);
     chains[j].responseData(Buffer.from('hello, world\n'), true);
@@ -91,7 +128,7 @@ function many(i) {
 const queue = { start() {}, responseHeaders() {}, close() {} };
 const run = batch ? many : one;
 const per = batch || 1;
-for (let i=0;i<20000/per;i++) run(i);
+for (let i = 0; i < 20000 / per; i++) run(i);
 const label = `${n} filters${mode ? ` (${mode.slice(2)})` : ''}${batch ? ` in batches of ${batch}` : ''}${cold ? ' cold' : ''}`;
 if (cold) {
   const junk = new Uint8Array(3 << 20);
@@ -105,9 +142,13 @@ if (cold) {
   }
   console.log(`${label}: ${(Number(ns) / (N * per) / 1000).toFixed(2)} us wall/req`);
 } else {
-  const N=Math.ceil(200000 / per); const t=process.cpuUsage(); const t0=performance.now();
-  for (let i=0;i<N;i++) run(i);
-  const u=process.cpuUsage(t);
-  console.log(`${label}: ${((u.user+u.system)/(N*per)).toFixed(2)} us cpu/req, ${((performance.now()-t0)*1000/(N*per)).toFixed(2)} us wall/req`);
+  const N = Math.ceil(200000 / per);
+  const t = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) run(i);
+  const u = process.cpuUsage(t);
+  console.log(
+    `${label}: ${((u.user + u.system) / (N * per)).toFixed(2)} us cpu/req, ${(((performance.now() - t0) * 1000) / (N * per)).toFixed(2)} us wall/req`,
+  );
 }
 if (mode) rmSync(dir, { recursive: true, force: true });

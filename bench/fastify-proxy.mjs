@@ -12,13 +12,16 @@ if (!upstream) {
 const app = Fastify({ logger: false });
 await app.register(proxy, { upstream });
 await app.listen({ port: 0, host: '127.0.0.1' });
-process.stdout.write(JSON.stringify({ port: app.server.address().port }) + '\n');
+process.stdout.write(`${JSON.stringify({ port: app.server.address().port })}\n`);
 
 let stopping = false;
 const stop = () => {
   if (stopping) process.exit(1);
   stopping = true;
-  app.close().then(() => process.exit(0), () => process.exit(1));
+  app.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
   setTimeout(() => process.exit(0), 3000).unref();
 };
 process.on('SIGTERM', stop);

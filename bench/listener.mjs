@@ -21,7 +21,13 @@ if (process.argv[2] === '--child') {
   const [, , , kind, upstreamUrl] = process.argv;
   const logger = pino({ level: 'warn' });
   const manager = new FilterManager(logger);
-  const env = { batch: new ChainBatch(), upstream: new Upstream({ target: upstreamUrl }), logger, limits: { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 }, stats: { requests: 0, upstreamErrors: 0, localReplies: 0, filterFaults: 0 } };
+  const env = {
+    batch: new ChainBatch(),
+    upstream: new Upstream({ target: upstreamUrl }),
+    logger,
+    limits: { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 },
+    stats: { requests: 0, upstreamErrors: 0, localReplies: 0, filterFaults: 0 },
+  };
   const handle = (req, res) => new Exchange(req, res, manager.acquire(), env).start();
   let port;
   if (kind === 'node:http') {
@@ -73,7 +79,11 @@ if (process.argv[2] === '--child') {
   upstream.close();
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const [kind, rs] of Object.entries(results))
-    console.log(`${kind.padEnd(18)} ${median(rs.map((r) => r.rps)).toFixed(0).padStart(7)} req/s  ${median(rs.map((r) => r.usPerReq)).toFixed(1)} µs CPU/req  non-2xx ${rs.reduce((a, r) => a + r.non2xx, 0)}`);
+    console.log(
+      `${kind.padEnd(18)} ${median(rs.map((r) => r.rps))
+        .toFixed(0)
+        .padStart(7)} req/s  ${median(rs.map((r) => r.usPerReq)).toFixed(1)} µs CPU/req  non-2xx ${rs.reduce((a, r) => a + r.non2xx, 0)}`,
+    );
   const a = median(results['node:http'].map((r) => r.usPerReq));
   const b = median(results['fastify catch-all'].map((r) => r.usPerReq));
   console.log(`fastify catch-all costs ${(b - a).toFixed(1)} µs more CPU per request (${((b / a - 1) * 100).toFixed(0)}%)`);

@@ -75,7 +75,7 @@ try {
   process.exit(2);
 }
 if (args.help) {
-  process.stdout.write(USAGE + '\n');
+  process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
 const QUICK = !!process.env.BENCH_QUICK && process.env.BENCH_QUICK !== '0';
@@ -88,7 +88,12 @@ function num(v, dflt, name, { min = 0, integer = false } = {}) {
   }
   return n;
 }
-const TOGETHER = args.together ? args.together.split(',').map((x) => x.trim()).filter(Boolean) : null;
+const TOGETHER = args.together
+  ? args.together
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+  : null;
 const OPTS = {
   rounds: num(args.rounds, QUICK ? 1 : TOGETHER ? 12 : 20, 'rounds', { min: 1, integer: true }),
   duration: num(args.duration, QUICK ? 2 : TOGETHER ? 5 : 2, 'duration', { min: 1, integer: true }),
@@ -117,18 +122,30 @@ const ALL_CONFIGS = [
   // allocate nothing. floor-null-3: three that export every callback and do nothing (host, chain and
   // wasm boundary); floor-raw-3: three that make the example filters' host calls and nothing else.
   {
-    id: 'floor-null-3', label: 'Outrigger, 3 empty raw filters', kind: 'outrigger', optional: true, filtersDir: 'floor',
+    id: 'floor-null-3',
+    label: 'Outrigger, 3 empty raw filters',
+    kind: 'outrigger',
+    optional: true,
+    filtersDir: 'floor',
     filters: [1, 2, 3].map((i) => ({ name: `null-${i}`, file: 'null.wasm' })),
   },
   {
-    id: 'floor-raw-3', label: 'Outrigger, 3 raw filters', kind: 'outrigger', optional: true, filtersDir: 'floor',
+    id: 'floor-raw-3',
+    label: 'Outrigger, 3 raw filters',
+    kind: 'outrigger',
+    optional: true,
+    filtersDir: 'floor',
     filters: [F_REQUEST_ID, F_ADD_HEADER, F_API_KEY].map((f) => ({ name: f.name, file: f.file })),
   },
   // Only with --only: three SDK filters (bench/filters/require_header.ts) that each read one request
   // header and change nothing: the issue's "filters that pull single headers" workload, for context.
   // The goal checks stay on outrigger-3.
   {
-    id: 'read-3', label: 'Outrigger, 3 header-reading filters', kind: 'outrigger', optional: true, filtersDir: 'bench-filters',
+    id: 'read-3',
+    label: 'Outrigger, 3 header-reading filters',
+    kind: 'outrigger',
+    optional: true,
+    filtersDir: 'bench-filters',
     filters: [':path', ':authority', 'x-api-key'].map((h, i) => ({ name: `require-header-${i + 1}`, file: 'require_header.wasm', config: { header: h } })),
   },
 ];
@@ -136,7 +153,10 @@ const ALL_CONFIGS = [
 const ROUND_ORDER = ['direct', 'outrigger-1', 'fastify', 'outrigger-3', 'outrigger-0', 'floor-null-3', 'floor-raw-3', 'read-3'];
 let CONFIGS = ALL_CONFIGS.filter((c) => !c.optional);
 if (args.only) {
-  const ids = args.only.split(',').map((s) => s.trim()).filter(Boolean);
+  const ids = args.only
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = ids.filter((id) => !ALL_CONFIGS.some((c) => c.id === id));
   if (unknown.length || !ids.length) {
     process.stderr.write(`--only: unknown configuration(s) ${unknown.join(', ')}; valid: ${ALL_CONFIGS.map((c) => c.id).join(', ')}\n`);
@@ -152,7 +172,13 @@ if (TOGETHER) {
     TOGETHER.every((id) => ALL_CONFIGS.some((c) => c.id === id && c.kind !== 'direct')) &&
     (bDir === null || ALL_CONFIGS.find((c) => c.id === TOGETHER[1]).kind === 'outrigger');
   if (!ok || args.only) {
-    process.stderr.write(`--together: two different proxy configurations (not direct), without --only (the same one twice with --b-filters, B an Outrigger one); valid: ${ALL_CONFIGS.filter((c) => c.kind !== 'direct').map((c) => c.id).join(', ')}\n`);
+    process.stderr.write(
+      `--together: two different proxy configurations (not direct), without --only (the same one twice with --b-filters, B an Outrigger one); valid: ${ALL_CONFIGS.filter(
+        (c) => c.kind !== 'direct',
+      )
+        .map((c) => c.id)
+        .join(', ')}\n`,
+    );
     process.exit(2);
   }
   CONFIGS = TOGETHER.map((id) => ALL_CONFIGS.find((c) => c.id === id));
@@ -360,7 +386,11 @@ async function measure(cfg, target, upstreamPid, round) {
   if (OPTS.warmup > 0) {
     const w = await runAutocannon(target.url, OPTS.warmup);
     const bad = w.non2xx + w.errors + w.timeouts + w.mismatches;
-    if (bad) flag(cfg.id, `warm-up (round ${round}): ${w.non2xx} non-2xx, ${w.errors} errors, ${w.timeouts} timeouts, ${w.mismatches} body mismatches; status codes ${JSON.stringify(w.statusCodeStats)}`);
+    if (bad)
+      flag(
+        cfg.id,
+        `warm-up (round ${round}): ${w.non2xx} non-2xx, ${w.errors} errors, ${w.timeouts} timeouts, ${w.mismatches} body mismatches; status codes ${JSON.stringify(w.statusCodeStats)}`,
+      );
     await sleep(200);
   }
   const proxyPid = target.rec?.pid;
@@ -405,9 +435,13 @@ async function measure(cfg, target, upstreamPid, round) {
     loadgenCpuUsPerReq: requests ? (s1.user + s1.system) / requests : null,
     machineBusyPct: ((mb1 - mb0) / (mt1 - mt0)) * 100,
   };
-  if (proxyPid && target.rec.exit) flag(cfg.id, `the proxy process exited during round ${round}: ${JSON.stringify(target.rec.exit)}\n  ${target.rec.tail.join('\n  ')}`);
+  if (proxyPid && target.rec.exit)
+    flag(cfg.id, `the proxy process exited during round ${round}: ${JSON.stringify(target.rec.exit)}\n  ${target.rec.tail.join('\n  ')}`);
   if (m.non2xx || m.errors || m.timeouts || m.mismatches)
-    flag(cfg.id, `round ${round}: ${m.non2xx} non-2xx, ${m.errors} errors, ${m.timeouts} timeouts, ${m.mismatches} body mismatches of ${requests} responses; status codes ${JSON.stringify(m.statusCodes)}`);
+    flag(
+      cfg.id,
+      `round ${round}: ${m.non2xx} non-2xx, ${m.errors} errors, ${m.timeouts} timeouts, ${m.mismatches} body mismatches of ${requests} responses; status codes ${JSON.stringify(m.statusCodes)}`,
+    );
   if (!requests) flag(cfg.id, `round ${round}: no responses at all`);
   return m;
 }
@@ -490,16 +524,28 @@ async function runTogether(env) {
       const ms = await measureTogether(pair, targets, round);
       for (const m of ms) m.startedFirst = startOrder[0].id;
       measurements.push(...ms);
-      process.stdout.write(`  round ${round}/${OPTS.rounds} (${startOrder[0].id} started first)  ${ms.map((m) => `${m.config} ${fmt(m.proxyCpuUsPerReq, 1)} µs/req ${fmt(m.rps)} req/s`).join('   ')}\n`);
+      process.stdout.write(
+        `  round ${round}/${OPTS.rounds} (${startOrder[0].id} started first)  ${ms.map((m) => `${m.config} ${fmt(m.proxyCpuUsPerReq, 1)} µs/req ${fmt(m.rps)} req/s`).join('   ')}\n`,
+      );
       await sleep(200);
     }
     await stopAll();
   }
   const r = reportTogether(pair, measurements);
-  process.stdout.write(r.text + '\n');
-  if (problems.length) process.stdout.write(`\n!!! ${problems.length} PROBLEM(S):\n${problems.map((p) => `  - ${p.config ? `[${p.config}] ` : ''}${p.message.split('\n')[0]}`).join('\n')}\n`);
+  process.stdout.write(`${r.text}\n`);
+  if (problems.length)
+    process.stdout.write(
+      `\n!!! ${problems.length} PROBLEM(S):\n${problems.map((p) => `  - ${p.config ? `[${p.config}] ` : ''}${p.message.split('\n')[0]}`).join('\n')}\n`,
+    );
   mkdirSync(path.dirname(OPTS.out), { recursive: true });
-  writeFileSync(OPTS.out, JSON.stringify({ generatedAt: new Date().toISOString(), options: { ...OPTS, together: TOGETHER }, environment: env, together: r, measurements, problems }, null, 2));
+  writeFileSync(
+    OPTS.out,
+    JSON.stringify(
+      { generatedAt: new Date().toISOString(), options: { ...OPTS, together: TOGETHER }, environment: env, together: r, measurements, problems },
+      null,
+      2,
+    ),
+  );
   process.stdout.write(`\nresults: ${path.relative(process.cwd(), OPTS.out)}\n`);
   process.exit(problems.length ? 1 : 0);
 }
@@ -514,11 +560,21 @@ function reportTogether(pair, measurements) {
     if (!mb || ma.proxyCpuUsPerReq == null || mb.proxyCpuUsPerReq == null) continue;
     diffs.push(mb.proxyCpuUsPerReq - ma.proxyCpuUsPerReq);
     ratios.push(ma.proxyCpuUsPerReq / mb.proxyCpuUsPerReq);
-    rows.push([String(ma.round), ma.startedFirst ?? '-', fmt(ma.proxyCpuUsPerReq, 1), fmt(mb.proxyCpuUsPerReq, 1), (diffs.at(-1) >= 0 ? '+' : '') + diffs.at(-1).toFixed(1), fmt(ma.rps), fmt(mb.rps)]);
+    rows.push([
+      String(ma.round),
+      ma.startedFirst ?? '-',
+      fmt(ma.proxyCpuUsPerReq, 1),
+      fmt(mb.proxyCpuUsPerReq, 1),
+      (diffs.at(-1) >= 0 ? '+' : '') + diffs.at(-1).toFixed(1),
+      fmt(ma.rps),
+      fmt(mb.rps),
+    ]);
   }
   const out = [];
   out.push('');
-  out.push(`Together: ${a} and ${b} loaded at the same time, ${Math.max(1, Math.floor(OPTS.connections / 2))} connections each; ${OPTS.rounds} round(s) of ${OPTS.duration}s after ${OPTS.warmup}s warm-up`);
+  out.push(
+    `Together: ${a} and ${b} loaded at the same time, ${Math.max(1, Math.floor(OPTS.connections / 2))} connections each; ${OPTS.rounds} round(s) of ${OPTS.duration}s after ${OPTS.warmup}s warm-up`,
+  );
   out.push(table(['round', 'started first', `${a} µs/req`, `${b} µs/req`, `${b} − ${a}`, `${a} req/s`, `${b} req/s`], rows));
   if (diffs.length) {
     const spread = diffs.length >= 4 ? ` (middle half ${quantile(diffs, 0.25).toFixed(1)}..${quantile(diffs, 0.75).toFixed(1)})` : '';
@@ -552,9 +608,12 @@ async function checkTarget(cfg, url) {
     if (!ok) failures.push(msg);
   };
   try {
-    const plain = await httpGet(url + '/', { 'x-api-key': API_KEY });
-    expect(plain.status === 200 && plain.body === BODY, `GET / with the key: expected 200 ${JSON.stringify(BODY)}, got ${plain.status} ${JSON.stringify(plain.body.slice(0, 200))}`);
-    const echo = await httpGet(url + '/__bench/headers', { 'x-api-key': API_KEY });
+    const plain = await httpGet(`${url}/`, { 'x-api-key': API_KEY });
+    expect(
+      plain.status === 200 && plain.body === BODY,
+      `GET / with the key: expected 200 ${JSON.stringify(BODY)}, got ${plain.status} ${JSON.stringify(plain.body.slice(0, 200))}`,
+    );
+    const echo = await httpGet(`${url}/__bench/headers`, { 'x-api-key': API_KEY });
     expect(echo.status === 200, `GET /__bench/headers: expected 200, got ${echo.status} ${echo.body.slice(0, 200)}`);
     const seen = echo.status === 200 ? JSON.parse(echo.body) : {};
     const names = (cfg.filters ?? []).map((f) => f.name);
@@ -564,15 +623,18 @@ async function checkTarget(cfg, url) {
     } else expect(seen['x-hello'] === undefined, 'unexpected x-hello header upstream');
     if (names.includes('request-id')) {
       expect(!!seen['x-request-id'], 'request-id: the upstream got no x-request-id');
-      expect(echo.headers['x-request-id'] === seen['x-request-id'], `request-id: response x-request-id ${JSON.stringify(echo.headers['x-request-id'])} differs from the upstream's ${JSON.stringify(seen['x-request-id'])}`);
+      expect(
+        echo.headers['x-request-id'] === seen['x-request-id'],
+        `request-id: response x-request-id ${JSON.stringify(echo.headers['x-request-id'])} differs from the upstream's ${JSON.stringify(seen['x-request-id'])}`,
+      );
     }
     if (names.includes('api-key-auth')) {
       expect(seen['x-api-key'] === undefined, 'api-key-auth: the key header reached the upstream (it should be removed)');
-      const denied = await httpGet(url + '/');
+      const denied = await httpGet(`${url}/`);
       expect(denied.status === 401, `api-key-auth: a request without the key got ${denied.status}, expected 401`);
     } else expect(seen['x-api-key'] === API_KEY, 'x-api-key did not reach the upstream unchanged');
     if (names.some((n) => n.startsWith('require-header'))) {
-      const denied = await httpGet(url + '/');
+      const denied = await httpGet(`${url}/`);
       expect(denied.status === 400, `require-header: a request without x-api-key got ${denied.status}, expected 400`);
     }
   } catch (err) {
@@ -628,7 +690,7 @@ function outriggerYaml(cfg, upstreamUrl) {
       if (f.config) lines.push(`    config: ${q(f.config)}`);
     }
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 async function startOutrigger(cfg, upstreamUrl) {
@@ -668,7 +730,9 @@ function preflight() {
     walk(path.join(ROOT, 'host'));
   } catch {}
   if (stale.length)
-    process.stderr.write(`bench: warning: dist/ is older than ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ` (+${stale.length - 5} more)` : ''}; run \`npx tsc -p tsconfig.json\` (npm run bench does)\n`);
+    process.stderr.write(
+      `bench: warning: dist/ is older than ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ` (+${stale.length - 5} more)` : ''}; run \`npx tsc -p tsconfig.json\` (npm run bench does)\n`,
+    );
   return { staleSources: stale };
 }
 
@@ -822,8 +886,26 @@ function goalChecks(s) {
       cpuBasedPass: !invalid && cpuBasedValue != null && cpuBasedValue >= threshold,
     });
   };
-  goal('Outrigger-3 req/s >= 1.3x @fastify/http-proxy', 'outrigger-3', 'fastify', 'rpsVsFastify', 'pairedRpsVsFastify', 1.3, 'cpuEfficiencyVsFastify', 'pairedCpuEfficiencyVsFastify');
-  goal('Outrigger-3 >= 90% of Outrigger-0', 'outrigger-3', 'outrigger-0', 'rpsVsOutrigger0', 'pairedRpsVsOutrigger0', 0.9, 'cpuEfficiencyVsOutrigger0', 'pairedCpuEfficiencyVsOutrigger0');
+  goal(
+    'Outrigger-3 req/s >= 1.3x @fastify/http-proxy',
+    'outrigger-3',
+    'fastify',
+    'rpsVsFastify',
+    'pairedRpsVsFastify',
+    1.3,
+    'cpuEfficiencyVsFastify',
+    'pairedCpuEfficiencyVsFastify',
+  );
+  goal(
+    'Outrigger-3 >= 90% of Outrigger-0',
+    'outrigger-3',
+    'outrigger-0',
+    'rpsVsOutrigger0',
+    'pairedRpsVsOutrigger0',
+    0.9,
+    'cpuEfficiencyVsOutrigger0',
+    'pairedCpuEfficiencyVsOutrigger0',
+  );
   return goals;
 }
 
@@ -844,7 +926,9 @@ function report(cfgs, s, goals) {
   const ids = cfgs.map((c) => c.id);
   const label = (id) => `${s[id].label}${s[id].invalid ? '  [INVALID]' : ''}`;
   out.push('');
-  out.push(`Throughput (median of ${OPTS.rounds} round${OPTS.rounds === 1 ? '' : 's'}; ${OPTS.duration}s each after ${OPTS.warmup}s warm-up; ${OPTS.connections} connections, pipelining 1)`);
+  out.push(
+    `Throughput (median of ${OPTS.rounds} round${OPTS.rounds === 1 ? '' : 's'}; ${OPTS.duration}s each after ${OPTS.warmup}s warm-up; ${OPTS.connections} connections, pipelining 1)`,
+  );
   out.push(
     table(
       ['configuration', 'req/s', 'min..max', 'vs fastify', 'vs Outrigger-0', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors'],
@@ -866,7 +950,19 @@ function report(cfgs, s, goals) {
   out.push('CPU time of the proxy process per request (utime+stime from /proc/<pid>/stat; lower is better)');
   out.push(
     table(
-      ['configuration', 'proxy µs/req', 'min..max', 'user+sys', 'eff. vs fastify', 'eff. vs Outrigger-0', 'proxy %core', 'syscalls/req r+w', 'upstream µs/req', 'loadgen µs/req', 'machine busy'],
+      [
+        'configuration',
+        'proxy µs/req',
+        'min..max',
+        'user+sys',
+        'eff. vs fastify',
+        'eff. vs Outrigger-0',
+        'proxy %core',
+        'syscalls/req r+w',
+        'upstream µs/req',
+        'loadgen µs/req',
+        'machine busy',
+      ],
       ids.map((id) => [
         label(id),
         fmt(s[id].proxyCpuUsPerReq, 1),
@@ -890,7 +986,7 @@ function report(cfgs, s, goals) {
     out.push('medians and the CPU-based ratio, proxy µs/req, are shown for context)');
     for (const g of goals) {
       const verdict = g.invalid ? 'FAIL (a configuration had errors)' : g.pass ? 'PASS' : 'FAIL';
-      const x2 = (v) => (v == null ? 'n/a' : v.toFixed(2) + 'x');
+      const x2 = (v) => (v == null ? 'n/a' : `${v.toFixed(2)}x`);
       const spread = g.stdErr !== null ? `, ±${g.stdErr.toFixed(2)} (standard error), middle half ${g.q1.toFixed(2)}..${g.q3.toFixed(2)}` : '';
       const cpu = g.cpuBasedValue == null ? '' : `; by CPU/req ${x2(g.cpuBasedValue)} → ${g.cpuBasedPass ? 'pass' : 'fail'}`;
       out.push(`  ${verdict.padEnd(4)}  ${g.name}: ${x2(g.value)} (needs ${g.threshold}x${spread}; ratio of medians ${x2(g.ratioOfMedians)}${cpu})`);
@@ -912,7 +1008,7 @@ function analyzeProfile(file, top = 20) {
   for (const id of p.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
   const shortUrl = (u) => {
     if (!u) return '';
-    let s = u.replace(pathToFileURL(ROOT).href + '/', '').replace(/^.*node_modules\//, 'node_modules/');
+    const s = u.replace(`${pathToFileURL(ROOT).href}/`, '').replace(/^.*node_modules\//, 'node_modules/');
     return s;
   };
   const category = (cf) => {
@@ -920,10 +1016,10 @@ function analyzeProfile(file, top = 20) {
     if (cf.functionName === '(garbage collector)') return 'GC';
     if (cf.functionName === '(program)') return '(program: native/V8)';
     if (u.startsWith('wasm://') || /wasm-function/.test(cf.functionName)) return 'wasm (filters)';
-    if (u.startsWith('node:')) return 'node core (' + (u.match(/^node:internal\/([^/]+)/)?.[1] ?? u.slice(5)) + ')';
+    if (u.startsWith('node:')) return `node core (${u.match(/^node:internal\/([^/]+)/)?.[1] ?? u.slice(5)})`;
     const nm = u.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
     if (nm) return nm[1];
-    if (u.includes('/dist/host/')) return 'outrigger ' + (u.split('/dist/host/')[1].split('/').slice(0, -1).join('/') || 'host') + '/';
+    if (u.includes('/dist/host/')) return `outrigger ${u.split('/dist/host/')[1].split('/').slice(0, -1).join('/') || 'host'}/`;
     if (u.includes('/bench/')) return 'bench';
     return u ? 'other' : '(native)';
   };
@@ -938,7 +1034,7 @@ function analyzeProfile(file, top = 20) {
       idle += c;
       continue;
     }
-    const key = `${cf.functionName || '(anonymous)'}  ${shortUrl(cf.url)}${cf.url ? ':' + (cf.lineNumber + 1) : ''}`;
+    const key = `${cf.functionName || '(anonymous)'}  ${shortUrl(cf.url)}${cf.url ? `:${cf.lineNumber + 1}` : ''}`;
     byFn.set(key, (byFn.get(key) ?? 0) + c);
     const cat = category(cf);
     byCat.set(cat, (byCat.get(cat) ?? 0) + c);
@@ -1026,11 +1122,13 @@ async function main() {
     const t = targets[cfg.id];
     if (!t.adminUrl || t.rec.exit) continue;
     try {
-      const stats = JSON.parse((await httpGet(t.adminUrl + '/stats')).body);
-      const filters = JSON.parse((await httpGet(t.adminUrl + '/filters')).body);
+      const stats = JSON.parse((await httpGet(`${t.adminUrl}/stats`)).body);
+      const filters = JSON.parse((await httpGet(`${t.adminUrl}/filters`)).body);
       outriggerStats[cfg.id] = { stats, filters: filters.filters?.map((f) => ({ name: f.name, state: f.state, traps: f.traps, last_error: f.last_error })) };
-      if (stats.upstreamErrors || stats.filterFaults) flag(cfg.id, `Outrigger /stats: ${stats.upstreamErrors} upstream errors, ${stats.filterFaults} filter faults`);
-      for (const f of filters.filters ?? []) if (f.traps || f.state !== 'active') flag(cfg.id, `filter ${f.name}: state ${f.state}, ${f.traps} traps, last error ${f.last_error}`);
+      if (stats.upstreamErrors || stats.filterFaults)
+        flag(cfg.id, `Outrigger /stats: ${stats.upstreamErrors} upstream errors, ${stats.filterFaults} filter faults`);
+      for (const f of filters.filters ?? [])
+        if (f.traps || f.state !== 'active') flag(cfg.id, `filter ${f.name}: state ${f.state}, ${f.traps} traps, last error ${f.last_error}`);
     } catch (err) {
       flag(cfg.id, `could not read the admin API: ${err.message}`);
     }
@@ -1047,7 +1145,7 @@ async function main() {
 
   const summary = summarize(runnable, measurements, invalid);
   const goals = goalChecks(summary);
-  process.stdout.write(report(runnable, summary, goals) + '\n');
+  process.stdout.write(`${report(runnable, summary, goals)}\n`);
 
   const logSummary = {};
   for (const [id, rec] of Object.entries(logs)) {
@@ -1058,7 +1156,7 @@ async function main() {
     process.stdout.write('\nWarnings and stderr output of the servers (first lines):\n');
     for (const [id, l] of noisy) {
       process.stdout.write(`  ${id}: ${l.warnOrStderrLines} line(s)\n`);
-      for (const line of l.firstWarnLines.slice(0, 4)) process.stdout.write(`    ${line.length > 240 ? line.slice(0, 240) + '…' : line}\n`);
+      for (const line of l.firstWarnLines.slice(0, 4)) process.stdout.write(`    ${line.length > 240 ? `${line.slice(0, 240)}…` : line}\n`);
     }
   }
 
@@ -1090,7 +1188,13 @@ async function main() {
     generatedAt: new Date().toISOString(),
     options: { ...OPTS, out: path.relative(ROOT, OPTS.out) },
     environment: { ...env, loadavgAtEnd: os.loadavg(), staleSources: pre.staleSources },
-    configurations: runnable.map((c) => ({ id: c.id, label: c.label, kind: c.kind, filters: c.filters ?? null, outriggerConfig: c.kind === 'outrigger' ? outriggerYaml(c, upstream.url) : undefined })),
+    configurations: runnable.map((c) => ({
+      id: c.id,
+      label: c.label,
+      kind: c.kind,
+      filters: c.filters ?? null,
+      outriggerConfig: c.kind === 'outrigger' ? outriggerYaml(c, upstream.url) : undefined,
+    })),
     functionalChecks: checks,
     summary,
     goals,
@@ -1101,7 +1205,7 @@ async function main() {
     problems,
   };
   mkdirSync(path.dirname(OPTS.out), { recursive: true });
-  writeFileSync(OPTS.out, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(OPTS.out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`\nresults: ${path.relative(process.cwd(), OPTS.out) || OPTS.out}\n`);
   return problems.length ? 1 : 0;
 }

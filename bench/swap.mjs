@@ -37,8 +37,8 @@ const stampFile = path.join(dir, 'stamp.wasm');
 const configFile = path.join(dir, 'outrigger.yaml');
 
 function renameInto(file, bytes) {
-  writeFileSync(file + '.tmp', bytes);
-  renameSync(file + '.tmp', file);
+  writeFileSync(`${file}.tmp`, bytes);
+  renameSync(`${file}.tmp`, file);
 }
 
 // Upstream: echoes what the request phase did, so each response shows both phases' generation.

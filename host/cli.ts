@@ -64,22 +64,7 @@ async function validate(file: string): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'no-watch': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean' },
-      },
-    });
-  } catch (err) {
-    fail(new OutriggerError('OUTRIGGER_USAGE', (err as Error).message, USAGE));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv);
   if (values.version) {
     const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
     process.stdout.write(`outrigger ${pkg.version}\n`);
@@ -87,7 +72,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const cmd = positionals[0];
   if (values.help || !cmd) {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(`${USAGE}\n`);
     return;
   }
   try {
@@ -98,5 +83,23 @@ export async function main(argv: string[]): Promise<void> {
     } else throw new OutriggerError('OUTRIGGER_USAGE', `unknown command "${cmd}"`, USAGE);
   } catch (err) {
     fail(err);
+  }
+}
+
+/** The command line, or a usage error that ends the process. */
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'no-watch': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    return fail(new OutriggerError('OUTRIGGER_USAGE', (err as Error).message, USAGE));
   }
 }

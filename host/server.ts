@@ -126,7 +126,10 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   started = true;
   const address = boundAddress(server);
   const adminAddress = admin ? boundAddress(admin.server as unknown as NetServer) : null;
-  logger.info({ listen: address, admin: adminAddress, upstream: env.upstream.target, filters: config.filters.map((f) => f.name), generation: manager.current.id }, 'outrigger ready');
+  logger.info(
+    { listen: address, admin: adminAddress, upstream: env.upstream.target, filters: config.filters.map((f) => f.name), generation: manager.current.id },
+    'outrigger ready',
+  );
 
   let closing: Promise<void> | null = null;
   return {

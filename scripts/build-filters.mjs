@@ -6,12 +6,12 @@
 //   node scripts/build-filters.mjs          builds examples/<name>/filter.ts → filters/<name_with_underscores>.wasm
 //   import { buildFilter } from "./build-filters.mjs";
 //   await buildFilter("examples/add-header/filter.ts", "filters/add_header.wasm", { target: "release" });
-import asc from "assemblyscript/asc";
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import asc from 'assemblyscript/asc';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Compiles one AssemblyScript entry file to a .wasm file.
@@ -24,34 +24,49 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
  *   the SDK transform wrote to stderr on success (e.g. that the standard collector was used), or ""
  * @throws {Error} with the compiler's diagnostics when compilation fails
  */
-export async function buildFilter(entryFile, outFile, { target = "release" } = {}) {
+export async function buildFilter(entryFile, outFile, { target = 'release' } = {}) {
   const started = Date.now();
   const entry = path.resolve(entryFile);
   const out = path.resolve(outFile);
   await mkdir(path.dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
-  let stdout = "";
-  let stderr = "";
+  let stdout = '';
+  let stderr = '';
   const { error } = await asc.main(
     [
       path.relative(ROOT, entry),
-      "--baseDir", ROOT,
-      "--config", "asconfig.json",
-      "--target", target,
+      '--baseDir',
+      ROOT,
+      '--config',
+      'asconfig.json',
+      '--target',
+      target,
       // The SDK's build transform (sdk/README.md): given here with an absolute path, since asc
       // resolves a relative transform path in asconfig.json against the wrong base.
-      "--transform", path.join(ROOT, "sdk", "transform", "index.mjs"),
-      "--outFile", tmp,
+      '--transform',
+      path.join(ROOT, 'sdk', 'transform', 'index.mjs'),
+      '--outFile',
+      tmp,
     ],
     {
-      stdout: { write(s) { stdout += s; return true; } },
-      stderr: { write(s) { stderr += s; return true; } },
+      stdout: {
+        write(s) {
+          stdout += s;
+          return true;
+        },
+      },
+      stderr: {
+        write(s) {
+          stderr += s;
+          return true;
+        },
+      },
     },
   );
   if (error) {
     await rm(tmp, { force: true });
-    const detail = [stderr.trim(), stdout.trim()].filter(Boolean).join("\n");
-    throw new Error(`asc failed for ${path.relative(process.cwd(), entry)}: ${error.message}${detail ? "\n" + detail : ""}`);
+    const detail = [stderr.trim(), stdout.trim()].filter(Boolean).join('\n');
+    throw new Error(`asc failed for ${path.relative(process.cwd(), entry)}: ${error.message}${detail ? `\n${detail}` : ''}`);
   }
   await rename(tmp, out);
   return { outFile: out, ms: Date.now() - started, warnings: stderr.trim() };
@@ -59,21 +74,21 @@ export async function buildFilter(entryFile, outFile, { target = "release" } = {
 
 /** Every examples/<name>/filter.ts, with the .wasm it builds to (filters/<name, - → _>.wasm). */
 export async function listExampleFilters() {
-  const examplesDir = path.join(ROOT, "examples");
+  const examplesDir = path.join(ROOT, 'examples');
   const out = [];
   for (const name of (await readdir(examplesDir)).sort()) {
-    const entry = path.join(examplesDir, name, "filter.ts");
+    const entry = path.join(examplesDir, name, 'filter.ts');
     const s = await stat(entry).catch(() => null);
     if (!s?.isFile()) continue;
-    out.push({ name, entry, outFile: path.join(ROOT, "filters", `${name.replaceAll("-", "_")}.wasm`) });
+    out.push({ name, entry, outFile: path.join(ROOT, 'filters', `${name.replaceAll('-', '_')}.wasm`) });
   }
   return out;
 }
 
 async function main() {
-  const target = process.argv.includes("--debug") ? "debug" : "release";
+  const target = process.argv.includes('--debug') ? 'debug' : 'release';
   const filters = await listExampleFilters();
-  await mkdir(path.join(ROOT, "filters"), { recursive: true });
+  await mkdir(path.join(ROOT, 'filters'), { recursive: true });
   let failed = 0;
   for (const f of filters) {
     try {

@@ -81,9 +81,7 @@ function npm(args, cwd) {
   }
   if (res.status !== 0) {
     const output = [res.stdout, res.stderr].filter(Boolean).join('\n').trim();
-    throw new BuildError(
-      `npm ${args.join(' ')} failed in ${rel(cwd)} (exit ${res.status ?? res.signal}):\n${output}`,
-    );
+    throw new BuildError(`npm ${args.join(' ')} failed in ${rel(cwd)} (exit ${res.status ?? res.signal}):\n${output}`);
   }
   return res;
 }
@@ -105,12 +103,7 @@ function buildSoloIo() {
   }
 
   const output = path.join(dir, 'build', 'solo_filter.wasm');
-  const inputs = [
-    ...filesUnder(path.join(dir, 'assembly')),
-    path.join(dir, 'package.json'),
-    lock,
-    stamp,
-  ];
+  const inputs = [...filesUnder(path.join(dir, 'assembly')), path.join(dir, 'package.json'), lock, stamp];
   if (!isStale(output, inputs)) {
     console.log(`fresh ${rel(output)}`);
     return;

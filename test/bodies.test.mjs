@@ -58,10 +58,7 @@ filters:
       req.write(payload.subarray(0, 5 * MiB));
       // Hold the second half until the upstream has seen bytes: a proxy that buffered the whole
       // body would never forward any, and this would time out.
-      until(() => upstreamReceived > 0, 'the upstream to receive the first bytes', 10_000).then(
-        () => req.end(payload.subarray(5 * MiB)),
-        reject,
-      );
+      until(() => upstreamReceived > 0, 'the upstream to receive the first bytes', 10_000).then(() => req.end(payload.subarray(5 * MiB)), reject);
     });
     const chunks = [];
     for await (const c of res) chunks.push(c);
@@ -91,7 +88,8 @@ filters:
 });
 
 describe('body rewrites', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 max_buffered_body: 65536
 filters:
@@ -101,22 +99,26 @@ filters:
   - name: upper
     file: ${FIXTURES}/body.wasm
     config: { mode: upper }
-`, { handler: (req, res) => {
-      const chunks = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', () => {
-        if (req.url === '/text') {
-          // Several chunks, so the filter has to buffer to see the whole body.
-          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 31 });
-          res.write('hello world, ');
-          setTimeout(() => res.end('hello again, hello'), 20);
-          return;
-        }
-        const body = Buffer.concat(chunks);
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-got-length': req.headers['content-length'] ?? 'none' });
-        res.end(body);
-      });
-    } });
+`,
+    {
+      handler: (req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+          if (req.url === '/text') {
+            // Several chunks, so the filter has to buffer to see the whole body.
+            res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 31 });
+            res.write('hello world, ');
+            setTimeout(() => res.end('hello again, hello'), 20);
+            return;
+          }
+          const body = Buffer.concat(chunks);
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-got-length': req.headers['content-length'] ?? 'none' });
+          res.end(body);
+        });
+      },
+    },
+  );
 
   it('rewrites a response body and sends the new content-length', async () => {
     const res = await request(`${env.proxy.url}/text`);
@@ -144,33 +146,36 @@ filters:
 });
 
 describe('responses without a body, and the response buffer cap', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 max_buffered_body: 1024
 filters:
   - name: rewrite
     file: ${FILTERS}/body_rewrite.wasm
     config: { from: a, to: b }
-`, {
-    handler: (req, res) => {
-      req.resume();
-      if (req.url === '/empty') {
-        res.writeHead(204, { 'x-kind': 'no-content' });
-        return res.end();
-      }
-      if (req.url === '/big') {
-        // Chunked, in pieces: the filter buffers them until the end and passes the cap.
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.write('a'.repeat(800));
-        setTimeout(() => res.write('a'.repeat(800)), 10);
-        setTimeout(() => res.end('a'.repeat(800)), 20);
-        return;
-      }
-      const body = 'a'.repeat(10);
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
-      res.end(req.method === 'HEAD' ? undefined : body);
+`,
+    {
+      handler: (req, res) => {
+        req.resume();
+        if (req.url === '/empty') {
+          res.writeHead(204, { 'x-kind': 'no-content' });
+          return res.end();
+        }
+        if (req.url === '/big') {
+          // Chunked, in pieces: the filter buffers them until the end and passes the cap.
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.write('a'.repeat(800));
+          setTimeout(() => res.write('a'.repeat(800)), 10);
+          setTimeout(() => res.end('a'.repeat(800)), 20);
+          return;
+        }
+        const body = 'a'.repeat(10);
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
     },
-  });
+  );
 
   it('passes 204 and HEAD responses through with their headers and no body', async () => {
     const empty = await request(`${env.proxy.url}/empty`);
@@ -195,23 +200,26 @@ filters:
 
 describe('the buffer cap with filters that do not buffer', () => {
   const big = randomBytes(60 * 1024);
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 max_buffered_body: 1024
 filters:
   - name: tag
     file: ${FIXTURES}/append.wasm
     config: { value: t }
-`, {
-    handler: (req, res) => {
-      const chunks = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': big.length, 'x-got': sha(Buffer.concat(chunks)) });
-        res.end(big);
-      });
+`,
+    {
+      handler: (req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': big.length, 'x-got': sha(Buffer.concat(chunks)) });
+          res.end(big);
+        });
+      },
     },
-  });
+  );
 
   it('applies only to bodies a filter holds: bodies arriving with their headers stream through', async () => {
     // The body arrives in the same reads as the headers, before the chain has run on them (the

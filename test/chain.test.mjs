@@ -6,7 +6,8 @@ import { Agent, request } from 'undici';
 import { FIXTURES, FILTERS, withProxy } from './helpers/proxy.mjs';
 
 describe('filter chain', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
 filters:
@@ -19,7 +20,8 @@ filters:
   - name: hello
     file: ${FILTERS}/add_header.wasm
     config: { header: x-hello, value: from-config }
-`);
+`,
+  );
 
   it('runs the request phase in order and the response phase in reverse', async () => {
     const res = await request(`${env.proxy.url}/order`);
@@ -58,16 +60,23 @@ filters:
   it('drops hop-by-hop headers and the ones Connection names', async () => {
     // node:http sends the Connection header exactly as given (undici rewrites it).
     const echoed = await new Promise((resolve, reject) => {
-      const req = http.get(`${env.proxy.url}/hop`, {
-        headers: { connection: 'keep-alive, x-private-hop', 'x-private-hop': 'secret', 'proxy-authorization': 'Basic x', 'x-kept': 'yes' },
-      }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
-      });
+      const req = http.get(
+        `${env.proxy.url}/hop`,
+        {
+          headers: { connection: 'keep-alive, x-private-hop', 'x-private-hop': 'secret', 'proxy-authorization': 'Basic x', 'x-kept': 'yes' },
+        },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+        },
+      );
       req.on('error', reject);
     });
-    assert.equal(env.upstream.seen.at(-1).rawHeaders.some((h) => /x-private-hop/i.test(h)), false);
+    assert.equal(
+      env.upstream.seen.at(-1).rawHeaders.some((h) => /x-private-hop/i.test(h)),
+      false,
+    );
     assert.equal(echoed.headers['x-private-hop'], undefined);
     assert.equal(echoed.headers['proxy-authorization'], undefined);
     assert.equal(echoed.headers['x-kept'], 'yes');
@@ -76,13 +85,21 @@ filters:
   it('reports each filter on the admin API', async () => {
     const res = await request(`${env.proxy.admin}/filters`);
     const body = await res.body.json();
-    assert.deepEqual(body.filters.map((f) => [f.name, f.state]), [['first', 'active'], ['second', 'active'], ['hello', 'active']]);
+    assert.deepEqual(
+      body.filters.map((f) => [f.name, f.state]),
+      [
+        ['first', 'active'],
+        ['second', 'active'],
+        ['hello', 'active'],
+      ],
+    );
     assert.match(body.filters[0].sha256, /^[0-9a-f]{64}$/);
   });
 });
 
 describe('many requests at once', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 filters:
   - name: request-id
@@ -90,9 +107,10 @@ filters:
   - name: first
     file: ${FIXTURES}/append.wasm
     config: { value: a }
-`);
+`,
+  );
 
-  it('keeps each request\'s headers its own when their chains run together', async () => {
+  it("keeps each request's headers its own when their chains run together", async () => {
     // 60 connections at once: the chains of the requests read in one turn run together, filter by
     // filter (chain-batch.ts); each response must carry the id its own request went upstream with.
     const agent = new Agent({ connections: 64 });
@@ -120,7 +138,8 @@ filters:
 });
 
 describe('local responses', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 filters_dir: ${FILTERS}
 filters:
@@ -130,7 +149,8 @@ filters:
   - name: after-auth
     file: add_header.wasm
     config: { header: x-after, value: ran }
-`);
+`,
+  );
 
   it('answers 401 without calling the upstream or the rest of the chain', async () => {
     const before = env.upstream.seen.length;
@@ -162,7 +182,8 @@ filters:
 });
 
 describe('a local reply travels back through the filters that saw the request', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
 filters:
@@ -175,7 +196,8 @@ filters:
   - name: after
     file: append.wasm
     config: { value: after }
-`);
+`,
+  );
 
   it('as in Envoy: earlier filters add to the 401, later ones never see it', async () => {
     const res = await request(`${env.proxy.url}/x`);
@@ -197,7 +219,8 @@ filters:
 });
 
 describe('a filter that stops the request headers', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
 filter_hold_timeout_ms: 300
@@ -207,7 +230,8 @@ filters:
   - name: after
     file: append.wasm
     config: { value: after }
-`);
+`,
+  );
 
   it('holds the request (and its body) until the filter continues it from a tick', async () => {
     const t0 = Date.now();
@@ -270,7 +294,9 @@ describe('filter log levels', () => {
     const { startUpstream } = await import('./helpers/upstream.mjs');
     const upstream = await startUpstream();
     // The solo-io SDK logs at debug on every callback; at log_level warn none of it may appear.
-    const proxy = await startProxy(`upstream: ${upstream.url}\nlog_level: warn\nfilters:\n  - name: chatty\n    file: ${FIXTURES}/../solo-io/build/solo_filter.wasm\n    root_id: solo_filter\n    config: x\n`);
+    const proxy = await startProxy(
+      `upstream: ${upstream.url}\nlog_level: warn\nfilters:\n  - name: chatty\n    file: ${FIXTURES}/../solo-io/build/solo_filter.wasm\n    root_id: solo_filter\n    config: x\n`,
+    );
     try {
       await (await request(`${proxy.url}/`)).body.text();
       assert.equal(proxy.logs.filter((l) => l.filter === 'chatty' && l.level < 40).length, 0);

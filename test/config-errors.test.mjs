@@ -142,6 +142,9 @@ describe('bad filter files at start-up', () => {
     writeFileSync(file, `listen: 127.0.0.1:0\nadmin: false\nupstream: http://127.0.0.1:1\nfilters_dir: .\nfilters:\n  - name: picky\n    file: cf.wasm\n`);
     const r = run(['start', '--config', file], dir);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /OUTRIGGER_FILTER_CONFIGURE: picky: proxy_on_configure returned false .*it logged: configure-false: this filter rejects every configuration/);
+    assert.match(
+      r.stderr,
+      /OUTRIGGER_FILTER_CONFIGURE: picky: proxy_on_configure returned false .*it logged: configure-false: this filter rejects every configuration/,
+    );
   });
 });

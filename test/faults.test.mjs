@@ -109,18 +109,25 @@ filters:
 });
 
 describe('a guest passing bad pointers', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 filters:
   - name: hostile
     file: ${FIXTURES}/bad_pointers.wasm
-`);
+`,
+  );
 
   it('gets the ABI error codes, never crashes the host', async () => {
     for (let round = 0; round < 3; round++) {
       const res = await request(`${env.proxy.url}/x`);
       assert.equal(res.statusCode, 200);
-      const codes = Object.fromEntries((await res.body.text()).trim().split('\n').map((l) => l.split('=')));
+      const codes = Object.fromEntries(
+        (await res.body.text())
+          .trim()
+          .split('\n')
+          .map((l) => l.split('=')),
+      );
       const InvalidMemoryAccess = '6';
       const BadArgument = '2';
       assert.deepEqual(codes, {
@@ -154,12 +161,14 @@ filters:
 });
 
 describe('metrics', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 filters:
   - name: trapper
     file: ${FIXTURES}/trap.wasm
-`);
+`,
+  );
 
   it('exposes request, fault and per-filter figures in Prometheus text format', async () => {
     await (await request(`${env.proxy.url}/ok`)).body.text();
@@ -177,7 +186,8 @@ filters:
 });
 
 describe('filter-defined metrics and shared data', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 filters:
   - name: stats-a
@@ -186,7 +196,8 @@ filters:
   - name: stats-b
     file: ${FIXTURES}/stats.wasm
     vm_id: shared
-`);
+`,
+  );
 
   it('keeps counters per filter, shares data by vm_id, and exports both', async () => {
     let last;
@@ -209,12 +220,14 @@ filters:
 });
 
 describe('a filter that produces an unusable request or response', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 filters:
   - name: mangle
     file: ${FIXTURES}/mangle.wasm
-`);
+`,
+  );
 
   for (const p of ['/bad-method', '/bad-path']) {
     it(`answers 502 naming the filter for ${p}, and keeps serving`, async () => {

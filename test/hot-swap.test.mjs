@@ -1,7 +1,7 @@
 // Hot swap: new .wasm files and config edits go live without a restart; requests finish on the
 // generation they started with; bad candidates are rejected while the last good version serves.
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { request } from 'undici';
@@ -14,8 +14,8 @@ const B = readFileSync(path.join(FIXTURES, 'version_b.wasm'));
 
 /** Atomic replace, as deploy tools do: write beside, rename over. */
 function renameInto(file, bytes) {
-  writeFileSync(file + '.tmp', bytes);
-  renameSync(file + '.tmp', file);
+  writeFileSync(`${file}.tmp`, bytes);
+  renameSync(`${file}.tmp`, file);
 }
 
 async function filters(proxy) {
@@ -115,10 +115,14 @@ describe('hot swap of a filter file', () => {
 
   it('a deleted file keeps its last good version and says so', async () => {
     rmSync(file);
-    const status = await until(async () => {
-      const f = await filters(proxy);
-      return f.filters[0].state === 'missing' && f;
-    }, 'state missing', 6000);
+    const status = await until(
+      async () => {
+        const f = await filters(proxy);
+        return f.filters[0].state === 'missing' && f;
+      },
+      'state missing',
+      6000,
+    );
     assert.match(status.filters[0].last_error, /no such file/);
     assert.equal((await get(proxy)).headers['x-version-response'], 'a');
   });
@@ -128,7 +132,8 @@ describe('hot reload of the config', () => {
   let upstream;
   let proxy;
   let dir;
-  const config = (filtersYaml, extra = '') => `listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstream: ${upstream.url}\nfilters_dir: ${FIXTURES}\n${extra}filters:\n${filtersYaml}`;
+  const config = (filtersYaml, extra = '') =>
+    `listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstream: ${upstream.url}\nfilters_dir: ${FIXTURES}\n${extra}filters:\n${filtersYaml}`;
   const append = (name, value) => `  - name: ${name}\n    file: append.wasm\n    config: { value: "${value}" }\n`;
   const edit = (text) => renameInto(proxy.configFile, text);
   const upstreamChain = async () => (await get(proxy)).headers['x-upstream-chain'];
@@ -155,7 +160,10 @@ describe('hot reload of the config', () => {
     edit(config(append('one', 'uno') + append('three', 3)));
     await until(async () => (await upstreamChain()) === 'uno,3', 'the edited chain');
     const f = await filters(proxy);
-    assert.deepEqual(f.filters.map((x) => x.name), ['one', 'three']);
+    assert.deepEqual(
+      f.filters.map((x) => x.name),
+      ['one', 'three'],
+    );
   });
 
   it('rejects an invalid edit and keeps the running chain', async () => {
@@ -165,7 +173,7 @@ describe('hot reload of the config', () => {
     for (const [bad, code] of [
       ['filters: [unclosed\n', 'OUTRIGGER_CONFIG_YAML'],
       [config(append('one', 1) + append('one', 2)), 'OUTRIGGER_CONFIG_INVALID'],
-      [config(append('one', 1) + '  - name: ghost\n    file: ghost.wasm\n'), 'OUTRIGGER_CONFIG_INVALID'],
+      [config(`${append('one', 1)}  - name: ghost\n    file: ghost.wasm\n`), 'OUTRIGGER_CONFIG_INVALID'],
       [config(append('one', 1), 'bogus_key: 1\n'), 'OUTRIGGER_CONFIG_INVALID'],
     ]) {
       writeFileSync(proxy.configFile, bad);

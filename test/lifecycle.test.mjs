@@ -39,12 +39,15 @@ describe('the built-in demo (npm start)', () => {
 describe('graceful shutdown', () => {
   it('on SIGTERM finishes the in-flight request, refuses new ones, and exits 0', async () => {
     let release;
-    const upstream = await startUpstream((req, res) => {
+    const upstream = await startUpstream((_req, res) => {
       new Promise((r) => (release = r)).then(() => res.end('finished after SIGTERM'));
     });
     const dir = tempDir();
     const file = path.join(dir, 'c.yaml');
-    writeFileSync(file, `listen: 127.0.0.1:0\nadmin: false\nupstream: ${upstream.url}\nfilters:\n  - name: hello\n    file: ${FILTERS}/add_header.wasm\n    config: { header: x-a, value: b }\n`);
+    writeFileSync(
+      file,
+      `listen: 127.0.0.1:0\nadmin: false\nupstream: ${upstream.url}\nfilters:\n  - name: hello\n    file: ${FILTERS}/add_header.wasm\n    config: { header: x-a, value: b }\n`,
+    );
     const proc = spawnOutrigger(['start', '--config', file]);
     const address = (await proc.waitFor((l) => l.msg === 'outrigger ready')).listen;
     const inflight = request(`http://${address}/slow`);
@@ -68,7 +71,8 @@ describe('SIGHUP', () => {
     const upstream = await startUpstream();
     const dir = tempDir();
     const file = path.join(dir, 'c.yaml');
-    const config = (value) => `listen: 127.0.0.1:0\nadmin: false\nupstream: ${upstream.url}\nfilters:\n  - name: hello\n    file: ${FILTERS}/add_header.wasm\n    config: { header: x-a, value: ${value} }\n`;
+    const config = (value) =>
+      `listen: 127.0.0.1:0\nadmin: false\nupstream: ${upstream.url}\nfilters:\n  - name: hello\n    file: ${FILTERS}/add_header.wasm\n    config: { header: x-a, value: ${value} }\n`;
     writeFileSync(file, config('before'));
     // --no-watch: only the signal can cause the reload.
     const proc = spawnOutrigger(['start', '--no-watch', '--config', file]);

@@ -54,10 +54,13 @@ describe('SDK runtime', () => {
     handler: (req, res) => {
       const id = req.headers['x-request-id'] ?? '';
       const body = `hello ${id}`;
-      setTimeout(() => {
-        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-      }, req.url === '/slow' ? 150 : 0);
+      setTimeout(
+        () => {
+          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+          res.end(body);
+        },
+        req.url === '/slow' ? 150 : 0,
+      );
     },
   });
 
@@ -133,7 +136,8 @@ describe('SDK build transform (prune-callbacks)', () => {
   });
 
   describe('a filter that overrides only onLog', () => {
-    const env = withProxy((upstream) => `
+    const env = withProxy(
+      (upstream) => `
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
 filters:
@@ -142,7 +146,8 @@ filters:
   - name: hello
     file: ${FILTERS}/add_header.wasm
     config: { header: x-hello, value: world }
-`);
+`,
+    );
 
     it('still gets on_log for every request, next to a filter that has no on_log', async () => {
       for (const p of ['/a', '/b?q=1', '/c']) {
@@ -159,7 +164,8 @@ filters:
 });
 
 /** A proxy running only the gc_churn fixture with this plugin config. */
-const churnYaml = (config) => (upstream) => `
+const churnYaml = (config) => (upstream) =>
+  `
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
 filters:
@@ -225,7 +231,10 @@ filters:
       }
       return missing.length ? `request ${i}: ${missing.slice(0, 3).join(' ')}` : null;
     });
-    assert.deepEqual(wrong.filter((w) => w !== null), []);
+    assert.deepEqual(
+      wrong.filter((w) => w !== null),
+      [],
+    );
   });
 });
 
@@ -239,7 +248,10 @@ describe('SDK collection policy (sdk/assembly/collector.ts)', () => {
         await res.body.text();
         return res.headers['x-gc'];
       });
-      assert.deepEqual(verdicts.filter((v) => v !== 'ok'), []);
+      assert.deepEqual(
+        verdicts.filter((v) => v !== 'ok'),
+        [],
+      );
     }
     // Counting callbacks alone (512 between collections) let this filter's heap reach 32 MiB; its
     // live data (30 requests in flight) is well under 1 MiB.

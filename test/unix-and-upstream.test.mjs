@@ -100,14 +100,16 @@ describe('upstream failures', () => {
 });
 
 describe('a filter built with @solo-io/proxy-runtime (ABI 0.2.0, AssemblyScript 0.17)', () => {
-  const env = withProxy((upstream) => `
+  const env = withProxy(
+    (upstream) => `
 upstream: ${upstream.url}
 filters:
   - name: solo
     file: ${SOLO}/solo_filter.wasm
     root_id: solo_filter
     config: configured-by-outrigger
-`);
+`,
+  );
 
   it('runs unmodified: reads and adds headers, reads its config', async () => {
     const res = await request(`${env.proxy.url}/hello`, { method: 'PUT', body: 'x' });

@@ -15,8 +15,28 @@ export async function buildFloorFilters(outDir) {
     let stderr = '';
     const { error } = await asc.main(
       // baseDir here: the repo's asconfig.json (SDK settings) must not apply to these.
-      [`${name}.ts`, '--baseDir', HERE, '--runtime', 'minimal', '-O3', '--noAssert', '--exportStart', '_initialize', '--outFile', path.join(outDir, `${name}.wasm`)],
-      { stdout: { write: () => true }, stderr: { write: (t) => ((stderr += t), true) } },
+      [
+        `${name}.ts`,
+        '--baseDir',
+        HERE,
+        '--runtime',
+        'minimal',
+        '-O3',
+        '--noAssert',
+        '--exportStart',
+        '_initialize',
+        '--outFile',
+        path.join(outDir, `${name}.wasm`),
+      ],
+      {
+        stdout: { write: () => true },
+        stderr: {
+          write: (t) => {
+            stderr += t;
+            return true;
+          },
+        },
+      },
     );
     if (error) throw new Error(`building bench/floor-filters/${name}.ts: ${error.message}\n${stderr}`);
   }

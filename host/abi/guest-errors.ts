@@ -44,7 +44,12 @@ export function describeGuestError(err: unknown): string {
       .split('\n')
       .filter((l) => l.includes('wasm://') || l.includes('wasm-function'))
       .slice(0, 4)
-      .map((l) => l.trim().replace(/^at /, '').replace(/\s*\(wasm:\/\/[^)]*\)/, ''));
+      .map((l) =>
+        l
+          .trim()
+          .replace(/^at /, '')
+          .replace(/\s*\(wasm:\/\/[^)]*\)/, ''),
+      );
     const kind = err instanceof WebAssembly.RuntimeError ? 'trap' : err.name;
     return `${kind}: ${err.message}${frames.length ? ` [${frames.join(' < ')}]` : ''}`;
   }

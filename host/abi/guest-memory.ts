@@ -7,15 +7,24 @@ const fcc = String.fromCharCode;
 /** Up to 8 bytes as a latin1 string: a fixed-arity fromCharCode is ~3x faster than a Buffer slice. */
 function latin1Upto8(u8: Uint8Array, p: number, n: number): string {
   switch (n) {
-    case 0: return '';
-    case 1: return fcc(u8[p]);
-    case 2: return fcc(u8[p], u8[p + 1]);
-    case 3: return fcc(u8[p], u8[p + 1], u8[p + 2]);
-    case 4: return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3]);
-    case 5: return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4]);
-    case 6: return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5]);
-    case 7: return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5], u8[p + 6]);
-    default: return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5], u8[p + 6], u8[p + 7]);
+    case 0:
+      return '';
+    case 1:
+      return fcc(u8[p]);
+    case 2:
+      return fcc(u8[p], u8[p + 1]);
+    case 3:
+      return fcc(u8[p], u8[p + 1], u8[p + 2]);
+    case 4:
+      return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3]);
+    case 5:
+      return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4]);
+    case 6:
+      return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5]);
+    case 7:
+      return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5], u8[p + 6]);
+    default:
+      return fcc(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5], u8[p + 6], u8[p + 7]);
   }
 }
 

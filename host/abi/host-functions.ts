@@ -90,8 +90,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
 
   function configurationBuffer(type: number): Buffer | null {
     if (type === BufferType.VmConfiguration) return vm.spec.vmConfiguration;
-    if (type === BufferType.PluginConfiguration && (vm.phase === Phase.Configure || vm.phase === Phase.VmStart))
-      return vm.spec.configuration;
+    if (type === BufferType.PluginConfiguration && (vm.phase === Phase.Configure || vm.phase === Phase.VmStart)) return vm.spec.configuration;
     return null;
   }
 
@@ -101,7 +100,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       let msg = mem.string(ptr, Math.min(len >>> 0, MAX_LOG_MESSAGE_BYTES));
       if (msg === null) return WasmResult.InvalidMemoryAccess;
       const pinoLevel = PINO_LEVELS[level];
-      if (level >= LogLevel.Error) vm.lastErrorLog = msg.length > 300 ? msg.slice(0, 300) + '…' : msg;
+      if (level >= LogLevel.Error) vm.lastErrorLog = msg.length > 300 ? `${msg.slice(0, 300)}…` : msg;
       if (log.isLevelEnabled(pinoLevel)) {
         if (len >>> 0 > MAX_LOG_MESSAGE_BYTES) msg += ' …(truncated)';
         const s = vm.current;
@@ -163,7 +162,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     proxy_get_header_map_pairs(type, ptrOut, lenOut) {
       if (type < 0 || type > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
       const m = mapFor(type);
-      return vm.returnBytes(m && m.count ? serializePairs(m.flat) : Buffer.alloc(0), ptrOut, lenOut);
+      return vm.returnBytes(m?.count ? serializePairs(m.flat) : Buffer.alloc(0), ptrOut, lenOut);
     },
 
     proxy_set_header_map_pairs(type, ptr, len) {

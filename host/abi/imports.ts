@@ -28,7 +28,7 @@ function assemblyScriptEnv(vm: WasmVm): Record<string, AnyFn> {
       throw new GuestAbort(`abort: ${readAsString(vm, msg)} at ${readAsString(vm, file)}:${line}:${col}`);
     },
     trace(msg: number, n: number, ...args: number[]) {
-      log.debug(`trace: ${readAsString(vm, msg)}${n ? ' ' + args.slice(0, n).join(', ') : ''}`);
+      log.debug(`trace: ${readAsString(vm, msg)}${n ? ` ${args.slice(0, n).join(', ')}` : ''}`);
     },
     seed: () => Date.now() * Math.random(),
     'Date.now': () => Date.now(),

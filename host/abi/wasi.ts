@@ -14,7 +14,7 @@ const EINVAL = 28;
 const ENOSYS = 52;
 const ENOTSUP = 58;
 
-type WasiFn = (...args: (number | bigint)[]) => number | void;
+type WasiFn = (...args: (number | bigint)[]) => number | undefined;
 
 export function wasiFunctions(vm: WasmVm): Record<string, WasiFn> {
   const mem = vm.memory;

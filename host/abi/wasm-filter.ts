@@ -65,7 +65,10 @@ export class WasmFilter implements FilterInstance {
 
   /** proxy_on_tick on the root context. A trap here poisons the VM like any other. */
   #tick(vm: WasmVm): void {
-    if (vm.failed !== null || !vm.fnTick) return vm.setTickPeriod(0);
+    if (vm.failed !== null || !vm.fnTick) {
+      vm.setTickPeriod(0);
+      return;
+    }
     try {
       vm.call(vm.fnTick, Phase.Tick, null, vm.rootId, 0, 0);
     } catch (err) {
@@ -96,7 +99,10 @@ export class WasmFilter implements FilterInstance {
     const now = Date.now();
     this.#restarts = this.#restarts.filter((t) => now - t < FILTER_RESTART_WINDOW_MS);
     if (this.#restarts.length >= FILTER_RESTART_BURST)
-      throw new FilterFault(this.name, `filter is crash-looping (${this.#restarts.length} restarts in ${FILTER_RESTART_WINDOW_MS / 1000}s); last error: ${this.lastError}`);
+      throw new FilterFault(
+        this.name,
+        `filter is crash-looping (${this.#restarts.length} restarts in ${FILTER_RESTART_WINDOW_MS / 1000}s); last error: ${this.lastError}`,
+      );
     this.#restarts.push(now);
     const fresh = this.#newVm();
     try {

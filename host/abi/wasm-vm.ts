@@ -114,7 +114,12 @@ export class WasmVm {
       instance = new WebAssembly.Instance(this.module, buildImports(this.module, this));
     } catch (err) {
       if (err instanceof WebAssembly.LinkError)
-        throw new OutriggerError('OUTRIGGER_WASM_LINK', `${this.spec.name}: ${err.message}`, 'the module imports something Outrigger cannot provide; rebuild it for proxy-wasm', { cause: err });
+        throw new OutriggerError(
+          'OUTRIGGER_WASM_LINK',
+          `${this.spec.name}: ${err.message}`,
+          'the module imports something Outrigger cannot provide; rebuild it for proxy-wasm',
+          { cause: err },
+        );
       throw this.#startError('instantiation (start section)', err);
     }
     const ex = instance.exports as Record<string, unknown>;
@@ -122,7 +127,11 @@ export class WasmVm {
     const mem = ex.memory;
     this.memory.attach(mem instanceof WebAssembly.Memory ? mem : null);
     if (!this.memory.attached)
-      throw new OutriggerError('OUTRIGGER_WASM_LINK', `${this.spec.name}: the module exports no memory`, 'build the filter as a proxy-wasm module (it must export "memory")');
+      throw new OutriggerError(
+        'OUTRIGGER_WASM_LINK',
+        `${this.spec.name}: the module exports no memory`,
+        'build the filter as a proxy-wasm module (it must export "memory")',
+      );
     const fn = (name: string): GuestFn | null => (typeof ex[name] === 'function' ? (ex[name] as GuestFn) : null);
 
     this.#run('_initialize', Phase.Initialize, () => {
@@ -136,7 +145,11 @@ export class WasmVm {
 
     this.#alloc = fn('malloc') ?? fn('proxy_on_memory_allocate');
     if (!this.#alloc)
-      throw new OutriggerError('OUTRIGGER_WASM_NO_ALLOCATOR', `${this.spec.name}: the module exports neither malloc nor proxy_on_memory_allocate`, 'proxy-wasm SDKs export one of them; check the build flags');
+      throw new OutriggerError(
+        'OUTRIGGER_WASM_NO_ALLOCATOR',
+        `${this.spec.name}: the module exports neither malloc nor proxy_on_memory_allocate`,
+        'proxy-wasm SDKs export one of them; check the build flags',
+      );
 
     this.fnCreate = fn('proxy_on_context_create');
     this.fnRequestHeaders = fn('proxy_on_request_headers');
@@ -154,13 +167,21 @@ export class WasmVm {
     if (vmStart) {
       const ok = this.#run('proxy_on_vm_start', Phase.VmStart, () => vmStart(this.rootId, this.spec.vmConfiguration.byteLength));
       if (!ok)
-        throw new OutriggerError('OUTRIGGER_FILTER_VM_START', `${this.spec.name}: proxy_on_vm_start returned false${this.#lastLog()}`, 'check the filter\'s vm_config and its log lines above');
+        throw new OutriggerError(
+          'OUTRIGGER_FILTER_VM_START',
+          `${this.spec.name}: proxy_on_vm_start returned false${this.#lastLog()}`,
+          "check the filter's vm_config and its log lines above",
+        );
     }
     const configure = fn('proxy_on_configure');
     if (configure) {
       const ok = this.#run('proxy_on_configure', Phase.Configure, () => configure(this.rootId, this.spec.configuration.byteLength));
       if (!ok)
-        throw new OutriggerError('OUTRIGGER_FILTER_CONFIGURE', `${this.spec.name}: proxy_on_configure returned false (the filter rejected its config)${this.#lastLog()}`, 'check the filter\'s `config` in the Outrigger config and the filter\'s log lines above');
+        throw new OutriggerError(
+          'OUTRIGGER_FILTER_CONFIGURE',
+          `${this.spec.name}: proxy_on_configure returned false (the filter rejected its config)${this.#lastLog()}`,
+          "check the filter's `config` in the Outrigger config and the filter's log lines above",
+        );
     }
   }
 
@@ -170,7 +191,12 @@ export class WasmVm {
 
   #startError(step: string, err: unknown): OutriggerError {
     this.failed = describeGuestError(err);
-    return new OutriggerError('OUTRIGGER_WASM_START', `${this.spec.name}: ${step} failed: ${this.failed}${this.#lastLog()}`, 'the filter trapped while starting; run it with the debug build and read its log', { cause: err });
+    return new OutriggerError(
+      'OUTRIGGER_WASM_START',
+      `${this.spec.name}: ${step} failed: ${this.failed}${this.#lastLog()}`,
+      'the filter trapped while starting; run it with the debug build and read its log',
+      { cause: err },
+    );
   }
 
   #run(step: string, phase: Phase, body: () => unknown): unknown {

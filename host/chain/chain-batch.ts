@@ -70,7 +70,10 @@ function byFilters(chains: FilterChain[], phase: Phase): void {
   const first = chains[0].filters;
   let i = 1;
   while (i < chains.length && chains[i].filters === first) i++;
-  if (i === chains.length) return phase(chains);
+  if (i === chains.length) {
+    phase(chains);
+    return;
+  }
   const groups = new Map<readonly FilterInstance[], FilterChain[]>();
   for (const c of chains) {
     const g = groups.get(c.filters);

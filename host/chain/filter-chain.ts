@@ -9,12 +9,7 @@ import { BodyBuffer } from './body-buffer.js';
 import type { ChainBatch } from './chain-batch.js';
 import { HeaderMap } from './header-map.js';
 import { FilterFault, type FilterInstance } from './filter-instance.js';
-import {
-  REQUEST_DIRECTION,
-  RESPONSE_DIRECTION,
-  type HttpStream,
-  type LocalReply,
-} from './http-stream.js';
+import { REQUEST_DIRECTION, RESPONSE_DIRECTION, type HttpStream, type LocalReply } from './http-stream.js';
 
 /** What the chain hands on once filters let something through. Implemented by the HTTP plumbing. */
 export interface ChainSink {
@@ -162,8 +157,7 @@ export class FilterChain {
 
   static #headersAll(chains: readonly FilterChain[], isReq: boolean): void {
     const n = chains[0].#filters.length;
-    for (let k = 0; k < n; k++)
-      for (const c of chains) if (c.#inBatch) c.#inBatch = !c.#stopped && c.#step(isReq ? c.#req : c.#res, k);
+    for (let k = 0; k < n; k++) for (const c of chains) if (c.#inBatch) c.#inBatch = !c.#stopped && c.#step(isReq ? c.#req : c.#res, k);
     for (const c of chains) {
       if (!c.#inBatch) continue;
       c.#inBatch = false;
@@ -239,9 +233,7 @@ export class FilterChain {
     if (!(isReq ? f.hooks.requestHeaders : f.hooks.responseHeaders)) return true;
     let status: number;
     try {
-      status = isReq
-        ? f.requestHeaders(this.#handles[i], this.#stream, dir.headersEos)
-        : f.responseHeaders(this.#handles[i], this.#stream, dir.headersEos);
+      status = isReq ? f.requestHeaders(this.#handles[i], this.#stream, dir.headersEos) : f.responseHeaders(this.#handles[i], this.#stream, dir.headersEos);
     } catch (err) {
       return this.#fault(i, err);
     }
@@ -457,8 +449,7 @@ export class FilterChain {
    */
   #faultWhilePaused(i: number, error: Error): void {
     if (i < 0 || this.#skip?.[i]) return;
-    const pausedHere = (d: Direction) =>
-      (d.headersPausedAt >= 0 && d.order[d.headersPausedAt] === i) || (d.bodyPausedAt >= 0 && d.order[d.bodyPausedAt] === i);
+    const pausedHere = (d: Direction) => (d.headersPausedAt >= 0 && d.order[d.headersPausedAt] === i) || (d.bodyPausedAt >= 0 && d.order[d.bodyPausedAt] === i);
     const paused = [this.#req, this.#res].filter(pausedHere);
     if (paused.length === 0) return; // its next callback will fail and apply the policy then
     if (!this.#fault(i, error)) return;

@@ -55,12 +55,15 @@ class Problems {
     }
     for (let i = keyPath.length; i >= 0 && !where; i--) {
       const node = this.doc.getIn(keyPath.slice(0, i), true) as { range?: [number, number, number] } | undefined;
-      if (node && node.range) {
+      if (node?.range) {
         const pos = this.lines.linePos(node.range[0]);
         where = `:${pos.line}:${pos.col}`;
       }
     }
-    const key = keyPath.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('').replace(/^\./, '');
+    const key = keyPath
+      .map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`))
+      .join('')
+      .replace(/^\./, '');
     this.list.push(`${this.file}${where}: ${key ? `${key}: ` : ''}${message}`);
   }
 }
@@ -103,7 +106,7 @@ function parseUpstream(v: unknown, p: Problems, baseDir: string): string {
   if (v.startsWith('unix:')) {
     const sp = v.slice(5);
     if (!sp) p.add(['upstream'], 'expected a socket path after "unix:"');
-    return 'unix:' + path.resolve(baseDir, sp);
+    return `unix:${path.resolve(baseDir, sp)}`;
   }
   let url: URL;
   try {
@@ -175,8 +178,7 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
     for (const k of ['root_id', 'vm_id'] as const)
       if (e[k] !== undefined && typeof e[k] !== 'string') p.add(['filters', i, k], `expected a string, got ${describe(e[k])}`);
     const onError = e.on_error ?? 'fail_closed';
-    if (!POLICIES.includes(onError as FailurePolicy))
-      p.add(['filters', i, 'on_error'], `expected fail_closed or fail_open, got ${describe(onError)}`);
+    if (!POLICIES.includes(onError as FailurePolicy)) p.add(['filters', i, 'on_error'], `expected fail_closed or fail_open, got ${describe(onError)}`);
     out.push({
       name,
       file,
@@ -215,11 +217,14 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   const p = new Problems(shown, doc, lines);
   const root = doc.toJS() as unknown;
   if (!isMap(doc.contents) || root === null || typeof root !== 'object') {
-    throw new OutriggerError('OUTRIGGER_CONFIG_INVALID', `${shown}: expected a mapping of settings (listen, upstream, filters, ...), got ${describe(root)}`, 'see the Configuration section of README.md');
+    throw new OutriggerError(
+      'OUTRIGGER_CONFIG_INVALID',
+      `${shown}: expected a mapping of settings (listen, upstream, filters, ...), got ${describe(root)}`,
+      'see the Configuration section of README.md',
+    );
   }
   const c = root as Record<string, unknown>;
-  for (const k of Object.keys(c))
-    if (!(TOP_KEYS as readonly string[]).includes(k)) p.add([k], `unknown key; valid keys are ${TOP_KEYS.join(', ')}`, true);
+  for (const k of Object.keys(c)) if (!(TOP_KEYS as readonly string[]).includes(k)) p.add([k], `unknown key; valid keys are ${TOP_KEYS.join(', ')}`, true);
   const baseDir = opts.baseDir ?? path.dirname(path.resolve(file));
   const listen = parseListen(c.listen ?? '127.0.0.1:8080', 'listen', p, baseDir);
   const admin = c.admin === false ? null : parseListen(c.admin ?? '127.0.0.1:9901', 'admin', p, baseDir);
@@ -266,7 +271,11 @@ export function loadConfigFile(file: string, opts: LoadOptions = {}): OutriggerC
     text = readFileSync(abs, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new OutriggerError('OUTRIGGER_CONFIG_READ', `cannot read config ${abs}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 'pass an existing file with --config');
+    throw new OutriggerError(
+      'OUTRIGGER_CONFIG_READ',
+      `cannot read config ${abs}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+      'pass an existing file with --config',
+    );
   }
   return parseConfig(text, abs, opts);
 }

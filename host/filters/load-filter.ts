@@ -31,7 +31,11 @@ export async function readFilterFile(file: string, name: string): Promise<Filter
     bytes = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new OutriggerError('OUTRIGGER_FILTER_FILE', `${name}: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code ?? (err as Error).message}`, 'check filters_dir and the filter\'s file name');
+    throw new OutriggerError(
+      'OUTRIGGER_FILTER_FILE',
+      `${name}: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`,
+      "check filters_dir and the filter's file name",
+    );
   }
   return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
@@ -42,13 +46,22 @@ export async function compileFilter({ bytes, sha256 }: FilterFile, name: string,
   try {
     module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
   } catch (err) {
-    throw new OutriggerError('OUTRIGGER_WASM_COMPILE', `${name}: ${file} is not a valid WebAssembly module (${(err as Error).message})`, 'rebuild the filter; a file copied while still being written looks like this too');
+    throw new OutriggerError(
+      'OUTRIGGER_WASM_COMPILE',
+      `${name}: ${file} is not a valid WebAssembly module (${(err as Error).message})`,
+      'rebuild the filter; a file copied while still being written looks like this too',
+    );
   }
   return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength };
 }
 
 /** Starts a filter from a compiled module. Throws OutriggerError when it does not start. */
-export function startFilter(compiled: CompiledModule, entry: FilterConfig, logger: Logger, shared: { metrics: MetricRegistry; sharedData: SharedData }): WasmFilter {
+export function startFilter(
+  compiled: CompiledModule,
+  entry: FilterConfig,
+  logger: Logger,
+  shared: { metrics: MetricRegistry; sharedData: SharedData },
+): WasmFilter {
   const child = logger.child({ filter: entry.name });
   return new WasmFilter(
     compiled.module,

@@ -89,7 +89,8 @@ export class Reloader {
       this.#config = next;
       this.#opts.applySettings(next, prev);
       if (next.filtersDir !== prev.filtersDir || next.filters.some((f, i) => f.path !== prev.filters[i]?.path)) this.#watch();
-      if (result.changed || result.rejected.length) logger.info({ reason, generation: result.generation, changes: result.changes, rejected: result.rejected }, 'reload applied');
+      if (result.changed || result.rejected.length)
+        logger.info({ reason, generation: result.generation, changes: result.changes, rejected: result.rejected }, 'reload applied');
       return result;
     } catch (err) {
       const e = err instanceof OutriggerError ? err : new OutriggerError('OUTRIGGER_CONFIG_INVALID', (err as Error).message);

@@ -20,7 +20,7 @@ export interface AdminDeps {
 }
 
 export function buildAdminServer(deps: AdminDeps): FastifyInstance {
-    // Probes hit the admin API every few seconds: its per-request lines would drown the proxy's own.
+  // Probes hit the admin API every few seconds: its per-request lines would drown the proxy's own.
   const app = Fastify({ loggerInstance: deps.logger.child({ component: 'admin' }, { level: 'warn' }) as FastifyBaseLogger });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -82,25 +82,62 @@ function prometheusText(deps: AdminDeps): string {
   };
   metric('outrigger_requests_total', 'counter', 'Requests received on the proxy listener.', [['', st.requests ?? 0]]);
   metric('outrigger_upstream_errors_total', 'counter', 'Requests answered 502/504 because the upstream failed.', [['', st.upstreamErrors ?? 0]]);
-  metric('outrigger_local_replies_total', 'counter', 'Requests answered by a filter (or a failed filter) instead of the upstream.', [['', st.localReplies ?? 0]]);
+  metric('outrigger_local_replies_total', 'counter', 'Requests answered by a filter (or a failed filter) instead of the upstream.', [
+    ['', st.localReplies ?? 0],
+  ]);
   metric('outrigger_filter_faults_total', 'counter', 'Requests during which a filter trapped.', [['', st.filterFaults ?? 0]]);
   metric('outrigger_in_flight_requests', 'gauge', 'Requests in progress.', [['', st.inFlight ?? 0]]);
   metric('outrigger_generation', 'gauge', 'Id of the filter generation new requests run on.', [['', deps.manager.current.id]]);
   metric('outrigger_live_generations', 'gauge', 'Generations still serving requests (the current one included).', [['', deps.manager.liveGenerations]]);
   const slots = deps.manager.slots;
-  metric('outrigger_filter_traps_total', 'counter', 'Traps, aborts and proc_exit of a filter.', slots.map((sl) => [`{filter="${label(sl.entry.name)}"}`, sl.filter.traps]));
-  metric('outrigger_filter_memory_bytes', 'gauge', 'Linear memory of a filter\'s live instance.', slots.map((sl) => [`{filter="${label(sl.entry.name)}"}`, sl.filter.memoryBytes]));
-  metric('outrigger_filter_info', 'gauge', 'The version of each filter that serves, and its state (active, rejected, missing, failed).', slots.map((sl) => [
-    `{filter="${label(sl.entry.name)}",sha256="${sl.sha256}",abi="${sl.abi}",generation="${sl.generation}",state="${sl.state === 'active' && !sl.filter.healthy ? 'failed' : sl.state}"}`,
-    1,
-  ]));
+  metric(
+    'outrigger_filter_traps_total',
+    'counter',
+    'Traps, aborts and proc_exit of a filter.',
+    slots.map((sl) => [`{filter="${label(sl.entry.name)}"}`, sl.filter.traps]),
+  );
+  metric(
+    'outrigger_filter_memory_bytes',
+    'gauge',
+    "Linear memory of a filter's live instance.",
+    slots.map((sl) => [`{filter="${label(sl.entry.name)}"}`, sl.filter.memoryBytes]),
+  );
+  metric(
+    'outrigger_filter_info',
+    'gauge',
+    'The version of each filter that serves, and its state (active, rejected, missing, failed).',
+    slots.map((sl) => [
+      `{filter="${label(sl.entry.name)}",sha256="${sl.sha256}",abi="${sl.abi}",generation="${sl.generation}",state="${sl.state === 'active' && !sl.filter.healthy ? 'failed' : sl.state}"}`,
+      1,
+    ]),
+  );
   const defined = deps.manager.metrics.all();
   const byType = (t: number) => defined.filter((m) => m.type === t);
   const key = (m: { filter: string; name: string }) => `{filter="${label(m.filter)}",name="${label(m.name)}"}`;
-  metric('outrigger_filter_counter_total', 'counter', 'Counters filters defined with proxy_define_metric.', byType(MetricType.Counter).map((m) => [key(m), Number(m.value)]));
-  metric('outrigger_filter_gauge', 'gauge', 'Gauges filters defined with proxy_define_metric.', byType(MetricType.Gauge).map((m) => [key(m), Number(m.value)]));
+  metric(
+    'outrigger_filter_counter_total',
+    'counter',
+    'Counters filters defined with proxy_define_metric.',
+    byType(MetricType.Counter).map((m) => [key(m), Number(m.value)]),
+  );
+  metric(
+    'outrigger_filter_gauge',
+    'gauge',
+    'Gauges filters defined with proxy_define_metric.',
+    byType(MetricType.Gauge).map((m) => [key(m), Number(m.value)]),
+  );
   const hist = byType(MetricType.Histogram);
-  metric('outrigger_filter_histogram_sum', 'counter', 'Sum of the values recorded in filter-defined histograms.', hist.map((m) => [key(m), Number(m.value)]));
-  metric('outrigger_filter_histogram_count', 'counter', 'Number of values recorded in filter-defined histograms.', hist.map((m) => [key(m), Number(m.count)]));
-  return out.join('\n') + '\n';
+  metric(
+    'outrigger_filter_histogram_sum',
+    'counter',
+    'Sum of the values recorded in filter-defined histograms.',
+    hist.map((m) => [key(m), Number(m.value)]),
+  );
+  metric(
+    'outrigger_filter_histogram_count',
+    'counter',
+    'Number of values recorded in filter-defined histograms.',
+    hist.map((m) => [key(m), Number(m.count)]),
+  );
+  return `${out.join('\n')}\n`;
 }

@@ -9,7 +9,7 @@ export async function startEchoUpstream(): Promise<{ url: string; server: Server
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.stringify(
+      const body = `${JSON.stringify(
         {
           message: 'hello from the Outrigger demo upstream',
           method: req.method,
@@ -19,7 +19,7 @@ export async function startEchoUpstream(): Promise<{ url: string; server: Server
         },
         null,
         2,
-      ) + '\n';
+      )}\n`;
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });

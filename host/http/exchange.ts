@@ -29,7 +29,7 @@ export interface ExchangeEnv {
 }
 
 let nextId = 0;
-const idPrefix = process.pid.toString(36) + '-' + Date.now().toString(36);
+const idPrefix = `${process.pid.toString(36)}-${Date.now().toString(36)}`;
 
 function requestHasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
@@ -86,17 +86,21 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     this.#env = env;
     env.stats.requests++;
     const flat: string[] = [
-      ':method', req.method ?? 'GET',
-      ':path', req.url ?? '/',
-      ':authority', req.headers.host ?? env.upstream.authority,
-      ':scheme', 'http',
+      ':method',
+      req.method ?? 'GET',
+      ':path',
+      req.url ?? '/',
+      ':authority',
+      req.headers.host ?? env.upstream.authority,
+      ':scheme',
+      'http',
     ];
     collectEndToEnd(req.rawHeaders, flat);
     // host travels as :authority, as in HTTP/2 and Envoy.
     const headers = new HeaderMap(flat);
     headers.remove('host');
     const sock = req.socket;
-    this.#stream = new HttpStream(idPrefix + '-' + (nextId++).toString(36), headers, {
+    this.#stream = new HttpStream(`${idPrefix}-${(nextId++).toString(36)}`, headers, {
       sourceAddress: sock.remoteAddress ?? '',
       sourcePort: sock.remotePort ?? 0,
       destinationAddress: sock.localAddress ?? '',
@@ -263,7 +267,10 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       return;
     }
     const f = upstreamFailure(err as Error & { code?: string });
-    this.#env.logger.warn({ code: f.code, reqId: this.#stream.id, upstream: this.#env.upstream.target, err: (err as Error & { code?: string }).code ?? err.message }, f.body.trim());
+    this.#env.logger.warn(
+      { code: f.code, reqId: this.#stream.id, upstream: this.#env.upstream.target, err: (err as Error & { code?: string }).code ?? err.message },
+      f.body.trim(),
+    );
     this.#writeReply(f.status, Buffer.from(f.body), ['x-outrigger-error', f.code]);
   }
 
@@ -346,7 +353,10 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     this.#env.stats.localReplies++;
     this.#stopUpstream('local reply');
     if (this.#res.headersSent) {
-      this.#env.logger.error({ reqId: this.#stream.id, filter: reply.filter }, `local reply ${reply.status} after the response started; closing the connection`);
+      this.#env.logger.error(
+        { reqId: this.#stream.id, filter: reply.filter },
+        `local reply ${reply.status} after the response started; closing the connection`,
+      );
       this.#res.destroy();
       return;
     }

@@ -39,7 +39,7 @@ export function collectEndToEnd(raw: readonly string[], out: string[], lowered =
   }
   for (let i = 0; i < raw.length; i += 2) {
     const k = lowered ? raw[i] : raw[i].toLowerCase();
-    if (HOP_BY_HOP.has(k) || (listed !== null && listed.has(k))) continue;
+    if (HOP_BY_HOP.has(k) || listed?.has(k)) continue;
     out.push(k, raw[i + 1]);
   }
 }

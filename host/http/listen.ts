@@ -20,12 +20,22 @@ async function socketInUse(path: string): Promise<boolean> {
 export async function listen(server: Server, addr: ListenAddress, what: string): Promise<void> {
   if (addr.socketPath && existsSync(addr.socketPath)) {
     if (await socketInUse(addr.socketPath))
-      throw new OutriggerError('OUTRIGGER_LISTEN', `${what}: ${addr.socketPath} is in use by another process`, 'stop the other process or choose another socket path');
+      throw new OutriggerError(
+        'OUTRIGGER_LISTEN',
+        `${what}: ${addr.socketPath} is in use by another process`,
+        'stop the other process or choose another socket path',
+      );
     unlinkSync(addr.socketPath);
   }
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      reject(new OutriggerError('OUTRIGGER_LISTEN', `${what}: cannot listen on ${addr.text}: ${err.code ?? err.message}`, err.code === 'EADDRINUSE' ? 'another process uses that port; change the address in the config' : 'check the address in the config'));
+      reject(
+        new OutriggerError(
+          'OUTRIGGER_LISTEN',
+          `${what}: cannot listen on ${addr.text}: ${err.code ?? err.message}`,
+          err.code === 'EADDRINUSE' ? 'another process uses that port; change the address in the config' : 'check the address in the config',
+        ),
+      );
     };
     server.once('error', onError);
     const done = () => {

@@ -1,7 +1,7 @@
 // Whether the upstream accepts connections: what /readyz reports. A plain connect, cached briefly
 // so a probe storm doesn't become a connect storm.
 
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 export class UpstreamProbe {
   readonly #target: string;
@@ -24,7 +24,7 @@ export class UpstreamProbe {
 
   #probe(): Promise<string | null> {
     return new Promise((resolve) => {
-      let sock;
+      let sock: Socket;
       if (this.#target.startsWith('unix:')) sock = connect(this.#target.slice(5));
       else {
         const u = new URL(this.#target);

@@ -8,15 +8,15 @@
 // it, after the transforms are constructed. The transform installs our source there and puts the
 // original back as soon as parsing is done (afterParse). A compilation that fails before that
 // leaves the swap in place for the rest of the process (only transform-less builds would notice).
-import { readFileSync } from "node:fs";
-import { libraryFiles, version } from "assemblyscript/asc";
+import { readFileSync } from 'node:fs';
+import { libraryFiles, version } from 'assemblyscript/asc';
 
-const MODULE = "rt/tcms";
-const SOURCE = readFileSync(new URL("../runtime/gc.ts", import.meta.url), "utf8");
+const MODULE = 'rt/tcms';
+const SOURCE = readFileSync(new URL('../runtime/gc.ts', import.meta.url), 'utf8');
 /** Written against these runtime internals (rt/common, rt/tlsf): another minor version may differ. */
 const SUPPORTED = /^0\.28\./;
 /** A line of gc.ts that tells the installed collector apart from the standard one. */
-export const MARKER = "The garbage collector of Outrigger filters";
+export const MARKER = 'The garbage collector of Outrigger filters';
 
 let original = null;
 /** Compilations between install and restore: concurrent ones in one process share the swap. */
@@ -25,7 +25,7 @@ let installed = 0;
 /** Installs the SDK collector. Returns a reason when it cannot (and leaves asc untouched). */
 export function installCollector() {
   if (!SUPPORTED.test(version)) return `assemblyscript ${version} is not 0.28.x`;
-  if (typeof libraryFiles[MODULE] !== "string") return `assemblyscript ${version} has no ${MODULE}`;
+  if (typeof libraryFiles[MODULE] !== 'string') return `assemblyscript ${version} has no ${MODULE}`;
   if (installed++ === 0) {
     original = libraryFiles[MODULE];
     libraryFiles[MODULE] = SOURCE;

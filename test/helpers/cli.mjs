@@ -27,7 +27,13 @@ export function spawnOutrigger(args) {
       const found = lines.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const w = { pred, resolve: (l) => (waiters.splice(waiters.indexOf(w), 1), resolve(l)) };
+        const w = {
+          pred,
+          resolve: (l) => {
+            waiters.splice(waiters.indexOf(w), 1);
+            resolve(l);
+          },
+        };
         waiters.push(w);
         exited.then((code) => reject(new Error(`outrigger exited with ${code} before the expected log line`)));
       });
