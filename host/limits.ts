@@ -31,3 +31,17 @@ export const RELOAD_QUIET_MS = 25;
 export const RELOAD_MAX_SETTLE_MS = 2_000;
 /** Periodic rescan that catches events the watcher missed. */
 export const RESCAN_INTERVAL_MS = 2_000;
+/** Default CPU budget of one callback on the data path, timers included (limits.cpu_ms). */
+export const DEFAULT_CPU_MS = 100;
+/** Default CPU budget of start-up: _initialize/_start, proxy_on_vm_start, proxy_on_configure (limits.start_ms). */
+export const DEFAULT_START_MS = 2_000;
+/** Default cap on a filter instance's linear memory (limits.memory_mb); the example filters use under 1 MiB. */
+export const DEFAULT_MEMORY_MB = 64;
+/**
+ * Budget checks between two clock reads. A check costs a wasm call and a global decrement
+ * (~1-2 ns); a clock read ~40 ns. 1000 keeps clock reads under a few % of a tight loop's time, and
+ * keeps the stop prompt even when each loop iteration makes a slow host call (1000 × 10 µs = 10 ms).
+ */
+export const BUDGET_CHECK_FUEL = 1_000;
+/** An instance whose memory grew past this share of its cap is replaced once idle (its heap shrinks back). */
+export const MEMORY_REPLACE_FRACTION = 0.75;

@@ -4,6 +4,7 @@
 
 import { HOST_FUNCTIONS_0_1_0, HOST_FUNCTIONS_0_2_0, HOST_FUNCTIONS_0_2_1, WASI_MODULES } from '../../abi/functions.js';
 import { WasmResult } from '../../abi/enums.js';
+import { BUDGET_IMPORT_MODULE, BUDGET_IMPORT_NAME } from './cpu-budget.js';
 import { GuestAbort } from './guest-errors.js';
 import { proxyHostFunctions } from './host-functions.js';
 import { wasiFunctions, wasiUnsupported } from './wasi.js';
@@ -66,7 +67,8 @@ export function buildImports(module: WebAssembly.Module, vm: WasmVm): WebAssembl
     if (imp.kind !== 'function') continue;
     const mod = (imports[imp.module] ??= {});
     let fn: AnyFn | undefined;
-    if (imp.module === 'env') {
+    if (imp.module === BUDGET_IMPORT_MODULE && imp.name === BUDGET_IMPORT_NAME) fn = vm.budget.check;
+    else if (imp.module === 'env') {
       if (imp.name.startsWith('proxy_')) {
         fn = proxy[imp.name] as AnyFn | undefined;
         if (fn !== undefined && versionMismatch(vm, imp.name))

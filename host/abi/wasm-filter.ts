@@ -6,7 +6,7 @@
 import type { AbiVersion } from '../../abi/functions.js';
 import { FilterFault, type FailurePolicy, type FaultKind, type FilterHealthState, type FilterHooks, type FilterInstance } from '../chain/filter-instance.js';
 import type { HttpStream } from '../chain/http-stream.js';
-import { FILTER_RESTART_BURST, FILTER_RESTART_WINDOW_MS } from '../limits.js';
+import { FILTER_RESTART_BURST, FILTER_RESTART_WINDOW_MS, MEMORY_REPLACE_FRACTION } from '../limits.js';
 import { OutriggerError } from '../errors.js';
 import { describeGuestError } from './guest-errors.js';
 import { Phase, WasmVm, type PluginSpec } from './wasm-vm.js';
@@ -122,8 +122,10 @@ export class WasmFilter implements FilterInstance {
   #fault(vm: WasmVm, err: unknown, own: HttpStream | null = null): FilterFault {
     const message = vm.failed ?? describeGuestError(err);
     this.traps++;
+    const kind = vm.failedKind ?? 'trap';
+    this.faults[kind]++;
     this.lastError = message;
-    const fault = new FilterFault(this.name, message, { cause: err });
+    const fault = new FilterFault(this.name, message, { cause: err, kind, code: kind === 'deadline' ? 'OUTRIGGER_FILTER_DEADLINE' : undefined });
     // Replace the poisoned instance right away rather than on the next request: readiness and the
     // admin API show the filter healthy again, and the next request pays no instantiation.
     if (!this.#respawnScheduled) {
@@ -236,6 +238,32 @@ export class WasmFilter implements FilterInstance {
   #forget(vm: WasmVm, id: number): void {
     vm.forgetStream(id);
     if ((vm !== this.#vm || this.#released) && vm.liveStreams === 0) vm.destroy();
+    else if (vm.liveStreams === 0 && vm.failed === null && vm.memory.byteLength > MEMORY_REPLACE_FRACTION * this.#spec.limits.memoryMb * 1048576)
+      this.#recycle(vm);
+  }
+
+  /**
+   * Replaces an idle instance whose memory grew past 3/4 of its cap: wasm memory never shrinks, so
+   * a leaking filter would otherwise stay at its peak. Done after this turn, off the request's path.
+   */
+  #recycle(vm: WasmVm): void {
+    setImmediate(() => {
+      if (this.#released || vm !== this.#vm || vm.liveStreams !== 0 || vm.failed !== null) return;
+      const fresh = this.#newVm();
+      try {
+        fresh.start();
+      } catch (err) {
+        this.#spec.logger.error({ code: 'OUTRIGGER_FILTER_RESTART' }, `replacing a grown instance failed: ${err instanceof Error ? err.message : String(err)}`);
+        return;
+      }
+      const grown = vm.memory.byteLength;
+      this.#vm = fresh;
+      vm.destroy();
+      this.#spec.logger.info(
+        { code: 'OUTRIGGER_FILTER_RECYCLED', memoryBytes: grown, capBytes: this.#spec.limits.memoryMb * 1048576 },
+        'filter instance replaced: its memory grew past 3/4 of limits.memory_mb',
+      );
+    });
   }
 
   /** No generation uses this filter any more: end its root context once its requests are done. */

@@ -4,11 +4,14 @@
 
 import type { Logger } from 'pino';
 import type { AbiVersion } from '../../abi/functions.js';
+import type { FaultKind } from '../chain/filter-instance.js';
 import type { HttpStream } from '../chain/http-stream.js';
 import { OutriggerError } from '../errors.js';
+import { MEMORY_REPLACE_FRACTION } from '../limits.js';
+import { CpuBudget } from './cpu-budget.js';
 import type { MetricRegistry } from './filter-metrics.js';
 import { GuestMemory } from './guest-memory.js';
-import { describeGuestError } from './guest-errors.js';
+import { DeadlineExceeded, GuestExit, describeGuestError } from './guest-errors.js';
 import { buildImports } from './imports.js';
 import type { SharedData } from './shared-data.js';
 
@@ -24,6 +27,14 @@ export interface PluginSpec {
   metrics: MetricRegistry;
   /** The store behind proxy_get/set_shared_data (keyed by vm_id). */
   sharedData: SharedData;
+  /** The filter's `limits` (CPU budgets in ms; the memory cap is applied to the module at load). */
+  limits: FilterLimits;
+}
+
+export interface FilterLimits {
+  cpuMs: number;
+  startMs: number;
+  memoryMb: number;
 }
 
 /** Which callback is running: decides which maps and buffers a host call may touch. */
@@ -43,6 +54,23 @@ export const enum Phase {
   Tick,
 }
 
+/** The callback each phase runs, for the log line of a stopped callback. */
+const PHASE_CALLBACK = [
+  'none',
+  '_initialize',
+  'proxy_on_vm_start',
+  'proxy_on_configure',
+  'proxy_on_context_create',
+  'proxy_on_request_headers',
+  'proxy_on_request_body',
+  'proxy_on_response_headers',
+  'proxy_on_response_body',
+  'proxy_on_log',
+  'proxy_on_done',
+  'proxy_on_delete',
+  'proxy_on_tick',
+];
+
 type GuestFn = (...args: number[]) => number;
 
 const ROOT_CONTEXT_ID = 1;
@@ -59,6 +87,10 @@ export class WasmVm {
   readonly memory = new GuestMemory();
   /** Why this instance may no longer be called, or null while healthy. */
   failed: string | null = null;
+  /** What killed it (set with `failed` when a guest call threw). */
+  failedKind: FaultKind | null = null;
+  /** The deadline clock the instrumented module's budget check reads (outrigger.budget_check). */
+  readonly budget = new CpuBudget();
   /**
    * Slot of the stream whose callback is in progress (the effective context's after
    * set_effective_context), -1 for none or the root. A number rather than the stream itself: storing
@@ -110,6 +142,7 @@ export class WasmVm {
   /** Instantiates and runs the start-up sequence. Throws OutriggerError when the filter can't start. */
   start(): void {
     let instance: WebAssembly.Instance;
+    const timed = this.budget.begin('instantiation (start section)', this.spec.limits.startMs);
     try {
       instance = new WebAssembly.Instance(this.module, buildImports(this.module, this));
     } catch (err) {
@@ -121,6 +154,8 @@ export class WasmVm {
           { cause: err },
         );
       throw this.#startError('instantiation (start section)', err);
+    } finally {
+      if (timed) this.budget.end();
     }
     const ex = instance.exports as Record<string, unknown>;
     this.#exports = ex;
@@ -191,6 +226,14 @@ export class WasmVm {
 
   #startError(step: string, err: unknown): OutriggerError {
     this.failed = describeGuestError(err);
+    this.failedKind = faultKind(err, this);
+    if (err instanceof DeadlineExceeded)
+      return new OutriggerError(
+        'OUTRIGGER_FILTER_DEADLINE',
+        `${this.spec.name}: ${step} was stopped: ${this.failed} (limits.start_ms)`,
+        "the filter's start-up loops or does too much work; fix it, or raise the filter's limits.start_ms",
+        { cause: err },
+      );
     return new OutriggerError(
       'OUTRIGGER_WASM_START',
       `${this.spec.name}: ${step} failed: ${this.failed}${this.#lastLog()}`,
@@ -202,11 +245,13 @@ export class WasmVm {
   #run(step: string, phase: Phase, body: () => unknown): unknown {
     this.phase = phase;
     this.currentId = this.rootId;
+    const timed = this.budget.begin(step, this.spec.limits.startMs);
     try {
       return body();
     } catch (err) {
       throw this.#startError(step, err);
     } finally {
+      if (timed) this.budget.end();
       this.phase = Phase.None;
       this.currentId = 0;
     }
@@ -273,12 +318,26 @@ export class WasmVm {
     this.#currentSlot = stream === null ? -1 : id & SLOT_MASK;
     this.currentId = id;
     this.phase = phase;
+    const timed = this.budget.begin(PHASE_CALLBACK[phase], this.spec.limits.cpuMs);
     try {
       return fn(id, a, b);
     } catch (err) {
       this.failed = describeGuestError(err) + this.#lastLog();
+      this.failedKind = faultKind(err, this);
+      if (err instanceof DeadlineExceeded)
+        this.spec.logger.error(
+          {
+            code: 'OUTRIGGER_FILTER_DEADLINE',
+            callback: err.callback,
+            reqId: stream?.id ?? null,
+            budgetMs: err.budgetMs,
+            elapsedMs: Math.round(err.elapsedMs),
+          },
+          `filter stopped: ${err.message} (limits.cpu_ms); its instance is replaced`,
+        );
       throw err;
     } finally {
+      if (timed) this.budget.end();
       this.#currentSlot = -1;
       this.currentId = 0;
       this.phase = Phase.None;
@@ -360,4 +419,16 @@ export class WasmVm {
     this.fnCreate = this.fnRequestHeaders = this.fnRequestBody = this.fnResponseHeaders = null;
     this.fnResponseBody = this.fnLog = this.fnDone = this.fnDelete = this.fnTick = null;
   }
+}
+
+/**
+ * What a guest call's error means for fault accounting: a stop at the deadline, proc_exit, a trap
+ * while the linear memory was at its cap (the allocator's memory.grow failed), or any other trap.
+ */
+function faultKind(err: unknown, vm: WasmVm): FaultKind {
+  if (err instanceof DeadlineExceeded) return 'deadline';
+  if (err instanceof GuestExit) return 'exit';
+  const mem = vm.memory;
+  if (mem.attached && mem.byteLength >= MEMORY_REPLACE_FRACTION * vm.spec.limits.memoryMb * 1048576) return 'memory';
+  return 'trap';
 }

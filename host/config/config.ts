@@ -1,6 +1,7 @@
 // The validated configuration Outrigger runs with. The YAML contract and its defaults are documented
 // in README.md ("Configuration"); load-config.ts turns a file into this shape or a clear error.
 
+import type { FilterLimits } from '../abi/wasm-vm.js';
 import type { FailurePolicy } from '../chain/filter-instance.js';
 
 export type LogLevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -17,6 +18,8 @@ export interface FilterConfig {
   configuration: Buffer;
   vmConfiguration: Buffer;
   onError: FailurePolicy;
+  /** `limits`: CPU budgets per callback and start-up (ms), linear memory cap (MiB); defaults in limits.ts. */
+  limits: FilterLimits;
 }
 
 export interface ListenAddress {

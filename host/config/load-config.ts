@@ -8,11 +8,15 @@ import type { FailurePolicy } from '../chain/filter-instance.js';
 import { OutriggerError } from '../errors.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_CPU_MS,
+  DEFAULT_MEMORY_MB,
+  DEFAULT_START_MS,
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_FILTER_HOLD_TIMEOUT_MS,
   DEFAULT_MAX_BUFFERED_BODY_BYTES,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
 } from '../limits.js';
+import type { FilterLimits } from '../abi/wasm-vm.js';
 import type { FilterConfig, ListenAddress, LogLevelName, OutriggerConfig } from './config.js';
 
 const TOP_KEYS = [
@@ -28,7 +32,10 @@ const TOP_KEYS = [
   'filter_hold_timeout_ms',
   'drain_timeout_ms',
 ] as const;
-const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error'] as const;
+const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits'] as const;
+const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
+/** wasm32 linear memory ends at 4 GiB. */
+const MAX_MEMORY_MB = 4096;
 const LOG_LEVELS: LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const POLICIES: FailurePolicy[] = ['fail_closed', 'fail_open'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -179,9 +186,11 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
       if (e[k] !== undefined && typeof e[k] !== 'string') p.add(['filters', i, k], `expected a string, got ${describe(e[k])}`);
     const onError = e.on_error ?? 'fail_closed';
     if (!POLICIES.includes(onError as FailurePolicy)) p.add(['filters', i, 'on_error'], `expected fail_closed or fail_open, got ${describe(onError)}`);
+    const limits = parseLimits(e.limits, i, p);
     out.push({
       name,
       file,
+      limits,
       path: full,
       rootId: typeof e.root_id === 'string' ? e.root_id : '',
       vmId: typeof e.vm_id === 'string' ? e.vm_id : '',
@@ -190,6 +199,32 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
       onError: onError as FailurePolicy,
     });
   });
+  return out;
+}
+
+/** A filter's `limits` mapping: every key optional, positive integers (memory_mb up to 4096). */
+function parseLimits(v: unknown, i: number, p: Problems): FilterLimits {
+  const out: FilterLimits = { cpuMs: DEFAULT_CPU_MS, startMs: DEFAULT_START_MS, memoryMb: DEFAULT_MEMORY_MB };
+  if (v === undefined) return out;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    p.add(['filters', i, 'limits'], `expected a mapping of ${LIMIT_KEYS.join(', ')}, got ${describe(v)}`);
+    return out;
+  }
+  const l = v as Record<string, unknown>;
+  for (const k of Object.keys(l))
+    if (!(LIMIT_KEYS as readonly string[]).includes(k)) p.add(['filters', i, 'limits', k], `unknown key; limits takes ${LIMIT_KEYS.join(', ')}`, true);
+  const num = (k: (typeof LIMIT_KEYS)[number], max: number, what: string): number | undefined => {
+    const x = l[k];
+    if (x === undefined) return undefined;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > max) {
+      p.add(['filters', i, 'limits', k], `expected ${what}, got ${describe(x)}`);
+      return undefined;
+    }
+    return x;
+  };
+  out.cpuMs = num('cpu_ms', 3_600_000, 'a whole number of milliseconds, at least 1') ?? out.cpuMs;
+  out.startMs = num('start_ms', 3_600_000, 'a whole number of milliseconds, at least 1') ?? out.startMs;
+  out.memoryMb = num('memory_mb', MAX_MEMORY_MB, `a whole number of MiB from 1 to ${MAX_MEMORY_MB}`) ?? out.memoryMb;
   return out;
 }
 

@@ -40,7 +40,15 @@ export interface ApplyResult {
 }
 
 function slotKey(entry: FilterConfig, sha256: string): string {
-  return JSON.stringify([sha256, entry.rootId, entry.vmId, entry.onError, entry.configuration.toString('base64'), entry.vmConfiguration.toString('base64')]);
+  return JSON.stringify([
+    sha256,
+    entry.rootId,
+    entry.vmId,
+    entry.onError,
+    entry.configuration.toString('base64'),
+    entry.vmConfiguration.toString('base64'),
+    entry.limits,
+  ]);
 }
 
 function errorText(err: unknown): string {
@@ -125,8 +133,10 @@ export class FilterManager {
       }
       if (file) {
         try {
-          const compiled = this.#modules.get(file.sha256) ?? (await compileFilter(file, entry.name, entry.path));
-          this.#modules.set(file.sha256, compiled);
+          // The memory cap is written into the module, so a module is per file and cap.
+          const moduleKey = `${file.sha256}:${entry.limits.memoryMb}`;
+          const compiled = this.#modules.get(moduleKey) ?? (await compileFilter(file, entry.name, entry.path, entry.limits.memoryMb));
+          this.#modules.set(moduleKey, compiled);
           const filter = startFilter(compiled, entry, this.#logger, this);
           started.push(filter);
           next.set(entry.name, {
@@ -176,8 +186,8 @@ export class FilterManager {
     if (!sameChain && changes.length === 0) changes.push(`order: ${oldNames.join(', ')} -> ${newFilters.map((f) => f.name).join(', ')}`);
     this.#slots = next;
     // Keep compiled modules only for what serves now (old generations keep theirs through their filters).
-    const serving = new Set([...next.values()].map((sl) => sl.sha256));
-    for (const sha of this.#modules.keys()) if (!serving.has(sha)) this.#modules.delete(sha);
+    const serving = new Set([...next.values()].map((sl) => `${sl.sha256}:${sl.entry.limits.memoryMb}`));
+    for (const key of this.#modules.keys()) if (!serving.has(key)) this.#modules.delete(key);
     if (sameChain) return { changed: false, generation: this.#current.id, changes, rejected };
 
     this.#nextGeneration++;

@@ -11,6 +11,8 @@ import type { SharedData } from '../abi/shared-data.js';
 import { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
+import { instrumentModule, sandboxDisabled } from './instrument.js';
+import { capMemory } from './memory-cap.js';
 
 export interface CompiledModule {
   module: WebAssembly.Module;
@@ -40,12 +42,21 @@ export async function readFilterFile(file: string, name: string): Promise<Filter
   return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
-/** Compiles off the event loop (WebAssembly.compile is asynchronous) and checks the ABI marker. */
-export async function compileFilter({ bytes, sha256 }: FilterFile, name: string, file: string): Promise<CompiledModule> {
+/**
+ * Compiles off the event loop (WebAssembly.compile is asynchronous) and checks the ABI marker. The
+ * module is first checked, then sandboxed: budget checks instrumented (instrument.ts) and its memory
+ * capped at `memoryMb` (memory-cap.ts). `sha256` stays the file's.
+ */
+export async function compileFilter({ bytes, sha256 }: FilterFile, name: string, file: string, memoryMb: number): Promise<CompiledModule> {
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    if (!sandboxDisabled()) {
+      const sandboxed = capMemory(await instrumentModule(bytes, name, file), memoryMb, name, file);
+      module = await WebAssembly.compile(sandboxed as Uint8Array<ArrayBuffer>);
+    }
   } catch (err) {
+    if (err instanceof OutriggerError) throw err;
     throw new OutriggerError(
       'OUTRIGGER_WASM_COMPILE',
       `${name}: ${file} is not a valid WebAssembly module (${(err as Error).message})`,
@@ -75,6 +86,7 @@ export function startFilter(
       logger: child,
       metrics: shared.metrics,
       sharedData: shared.sharedData,
+      limits: entry.limits,
     },
     entry.onError,
   );
