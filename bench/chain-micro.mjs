@@ -51,6 +51,9 @@ const sink = {
   localReply(r) {
     throw new Error(`local ${r.status}`);
   },
+  beginLocalReply() {
+    return false;
+  },
   reset() {},
 };
 const events = {
@@ -125,6 +128,7 @@ function many(i) {
   for (let j = 0; j <= batch; j++) gen.release();
 }
 /** Stands in for ChainBatch: the phases are run by many() itself. */
+/** @type {any} */
 const queue = { start() {}, responseHeaders() {}, close() {} };
 const run = batch ? many : one;
 const per = batch || 1;

@@ -12,7 +12,7 @@ if (!upstream) {
 const app = Fastify({ logger: false });
 await app.register(proxy, { upstream });
 await app.listen({ port: 0, host: '127.0.0.1' });
-process.stdout.write(`${JSON.stringify({ port: app.server.address().port })}\n`);
+process.stdout.write(`${JSON.stringify({ port: /** @type {import('node:net').AddressInfo} */ (app.server.address()).port })}\n`);
 
 let stopping = false;
 const stop = () => {

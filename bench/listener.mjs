@@ -32,8 +32,8 @@ if (process.argv[2] === '--child') {
   let port;
   if (kind === 'node:http') {
     const server = createServer({ keepAliveTimeout: 65_000 }, handle);
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    port = server.address().port;
+    await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
+    port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
   } else {
     const app = Fastify({ logger: false, keepAliveTimeout: 65_000 });
     app.addHook('onRequest', (req, reply, done) => {
@@ -43,7 +43,7 @@ if (process.argv[2] === '--child') {
     });
     app.all('/*', () => {});
     await app.listen({ port: 0, host: '127.0.0.1' });
-    port = app.server.address().port;
+    port = /** @type {import('node:net').AddressInfo} */ (app.server.address()).port;
   }
   process.on('message', (m) => {
     if (m === 'cpu') process.send({ cpu: process.cpuUsage() });
@@ -56,8 +56,8 @@ if (process.argv[2] === '--child') {
     res.writeHead(200, { 'content-length': body.length });
     res.end(body);
   });
-  await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
-  const upstreamUrl = `http://127.0.0.1:${upstream.address().port}`;
+  await new Promise((r) => upstream.listen(0, '127.0.0.1', () => r(undefined)));
+  const upstreamUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (upstream.address()).port}`;
   const results = { 'node:http': [], 'fastify catch-all': [] };
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const kind of Object.keys(results)) {

@@ -220,11 +220,11 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 process.on('uncaughtException', (err) => {
-  process.stderr.write(`\nbenchmark failed: ${err?.stack ?? err}\n`);
+  process.stderr.write(`\nbenchmark failed: ${err instanceof Error ? err.stack : err}\n`);
   killAllNow();
   process.exit(1);
 });
-process.on('unhandledRejection', (err) => {
+process.on('unhandledRejection', (/** @type {any} */ err) => {
   process.stderr.write(`\nbenchmark failed: ${err?.stack ?? err}\n`);
   killAllNow();
   process.exit(1);
@@ -1051,11 +1051,15 @@ function analyzeProfile(file, top = 20) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/** @returns {Promise<number>} the exit status */
 async function main() {
   const pre = preflight();
   const env = environment();
   tmpDir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-bench-'));
-  if (TOGETHER) return runTogether(env);
+  if (TOGETHER) {
+    await runTogether(env);
+    return 0;
+  }
   const perMeasure = OPTS.warmup + OPTS.duration + 0.4;
   const estimate = Math.round(CONFIGS.length * OPTS.rounds * perMeasure);
   process.stdout.write(
@@ -1211,11 +1215,11 @@ async function main() {
 }
 
 main().then(
-  (code) => {
+  (/** @type {number} */ code) => {
     killAllNow();
     process.exit(code);
   },
-  (err) => {
+  (/** @type {any} */ err) => {
     process.stderr.write(`\nbenchmark failed: ${err?.stack ?? err}\n`);
     killAllNow();
     process.exit(1);

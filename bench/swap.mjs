@@ -51,8 +51,8 @@ const upstream = createServer((req, res) => {
   });
   res.end('ok');
 });
-await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
-const upstreamUrl = `http://127.0.0.1:${upstream.address().port}`;
+await new Promise((r) => upstream.listen(0, '127.0.0.1', () => r(undefined)));
+const upstreamUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (upstream.address()).port}`;
 
 const config = (order) => `listen: 127.0.0.1:0
 admin: false
@@ -105,7 +105,7 @@ async function worker() {
       const vRes = h['x-version-response'];
       const chainReq = h['x-saw-chain'];
       const chainRes = h['x-chain'];
-      const consistent = vReq === vRes && chainRes === chainReq.split(',').reverse().join(',');
+      const consistent = vReq === vRes && chainRes === String(chainReq).split(',').reverse().join(',');
       if (!consistent) {
         stats.mixed++;
         if (stats.mixedExamples.length < 5) stats.mixedExamples.push({ vReq, vRes, chainReq, chainRes });

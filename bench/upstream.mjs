@@ -17,7 +17,7 @@ const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (re
   res.end(BODY);
 });
 server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+  process.stdout.write(`${JSON.stringify({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port })}\n`);
 });
 const stop = () => {
   server.close(() => process.exit(0));

@@ -37,6 +37,7 @@ function mtime(p) {
 }
 
 /** Every file under `dir` (recursively) whose name matches `filter`; [] if `dir` is missing. */
+/** @param {(name: string) => boolean} [filter] */
 function filesUnder(dir, filter = () => true) {
   const out = [];
   if (!existsSync(dir)) return out;

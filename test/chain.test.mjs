@@ -48,7 +48,7 @@ filters:
       body: 'payload',
       headers: { 'x-forwarded-for': '10.9.8.7', 'content-type': 'text/plain' },
     });
-    const echoed = await res.body.json();
+    const echoed = /** @type {any} */ (await res.body.json());
     assert.equal(echoed.method, 'POST');
     assert.equal(echoed.url, '/echo/path?q=1&r=%20');
     assert.equal(echoed.body, 'payload');
@@ -84,7 +84,7 @@ filters:
 
   it('reports each filter on the admin API', async () => {
     const res = await request(`${env.proxy.admin}/filters`);
-    const body = await res.body.json();
+    const body = /** @type {any} */ (await res.body.json());
     assert.deepEqual(
       body.filters.map((f) => [f.name, f.state]),
       [
@@ -120,7 +120,7 @@ filters:
       const results = await Promise.all(
         Array.from({ length: 60 }, async (_, i) => {
           const res = await request(`${env.proxy.url}/r/${i}`, { dispatcher: agent, headers: i % 3 === 0 ? { 'x-request-id': `client-${i}` } : {} });
-          return { i, id: res.headers['x-request-id'], chain: res.headers['x-chain'], echo: await res.body.json() };
+          return { i, id: res.headers['x-request-id'], chain: res.headers['x-chain'], echo: /** @type {any} */ (await res.body.json()) };
         }),
       );
       for (const r of results) {
@@ -169,7 +169,7 @@ filters:
     await bad.body.text();
     const good = await request(`${env.proxy.url}/secret`, { headers: { 'x-api-key': 'k2' } });
     assert.equal(good.statusCode, 200);
-    const echoed = await good.body.json();
+    const echoed = /** @type {any} */ (await good.body.json());
     assert.equal(echoed.headers['x-api-key'], undefined);
     assert.equal(echoed.headers['x-after'], 'ran');
   });
@@ -236,7 +236,7 @@ filters:
   it('holds the request (and its body) until the filter continues it from a tick', async () => {
     const t0 = Date.now();
     const res = await request(`${env.proxy.url}/hold/me`, { method: 'POST', body: 'body sent while held' });
-    const echoed = await res.body.json();
+    const echoed = /** @type {any} */ (await res.body.json());
     assert.equal(res.statusCode, 200);
     assert.ok(Date.now() - t0 >= 40, 'held until the 50 ms tick');
     assert.equal(echoed.headers['x-held'], 'released-by-tick', 'the tick edited the held request');
@@ -256,7 +256,7 @@ filters:
     assert.match(await res.body.text(), /filter "hold" failed/);
     // A fresh instance holds and releases again.
     const again = await request(`${env.proxy.url}/hold/again`);
-    assert.equal((await again.body.json()).headers['x-held'], 'released-by-tick');
+    assert.equal(/** @type {any} */ (await again.body.json()).headers['x-held'], 'released-by-tick');
   });
 
   it('holds a response body past its end until the filter continues it, with the right length', async () => {
@@ -281,8 +281,8 @@ filters:
 
   it('lets other requests through meanwhile', async () => {
     const [held, free] = await Promise.all([request(`${env.proxy.url}/hold/2`), request(`${env.proxy.url}/free`)]);
-    const freeBody = await free.body.json();
-    const heldBody = await held.body.json();
+    const freeBody = /** @type {any} */ (await free.body.json());
+    const heldBody = /** @type {any} */ (await held.body.json());
     assert.equal(freeBody.headers['x-held'], undefined);
     assert.equal(heldBody.headers['x-held'], 'released-by-tick');
   });

@@ -70,11 +70,11 @@ describe('config errors', () => {
   });
 
   it('bad upstream URL', () => {
-    for (const [bad, why] of [
+    for (const [bad, why] of /** @type {[string, RegExp][]} */ ([
       ['ftp://127.0.0.1:21', /unsupported scheme "ftp:"/],
       ['not a url', /not a valid URL: "not a url"/],
       ['http://127.0.0.1:3000/some/path', /expected only scheme, host and port/],
-    ]) {
+    ])) {
       const r = startWith(`upstream: ${bad}\nfilters_dir: .\nfilters: []\n`);
       assert.notEqual(r.status, 0);
       assert.match(r.stderr, /bad\.yaml:1:11: upstream: /);

@@ -102,7 +102,7 @@ filters:
 
   it('shows the trap count on the admin API', async () => {
     const res = await request(`${closed.admin}/filters`);
-    const body = await res.body.json();
+    const body = /** @type {any} */ (await res.body.json());
     const trapper = body.filters.find((f) => f.name === 'trapper');
     assert.ok(trapper.traps >= 2);
   });
@@ -174,7 +174,7 @@ filters:
     await (await request(`${env.proxy.url}/ok`)).body.text();
     await (await request(`${env.proxy.url}/trap`)).body.text();
     const res = await request(`${env.proxy.admin}/metrics`);
-    assert.match(res.headers['content-type'], /^text\/plain/);
+    assert.match(/** @type {string} */ (res.headers['content-type']), /^text\/plain/);
     const text = await res.body.text();
     assert.match(text, /^outrigger_requests_total 2$/m);
     assert.match(text, /^outrigger_filter_faults_total 1$/m);

@@ -19,7 +19,7 @@ function renameInto(file, bytes) {
 }
 
 async function filters(proxy) {
-  return (await request(`${proxy.admin}/filters`)).body.json();
+  return /** @type {Promise<any>} */ ((await request(`${proxy.admin}/filters`)).body.json());
 }
 
 async function get(proxy, p = '/') {
@@ -91,12 +91,12 @@ describe('hot swap of a filter file', () => {
     await until(async () => (await get(proxy)).headers['x-version-response'] === 'b', 'version b after an in-place write');
   });
 
-  for (const [label, bytes, code] of [
+  for (const [label, bytes, code] of /** @type {[string, () => Buffer, string][]} */ ([
     ['a truncated file', () => B.subarray(0, B.length >> 1), 'OUTRIGGER_WASM_COMPILE'],
     ['garbage', () => Buffer.from('#!/bin/sh\necho not wasm\n'), 'OUTRIGGER_WASM_COMPILE'],
     ['a module without a proxy-wasm ABI', () => Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]), 'OUTRIGGER_WASM_NO_ABI'],
     ['a module whose proxy_on_configure returns false', () => readFileSync(path.join(FIXTURES, 'configure_false.wasm')), 'OUTRIGGER_FILTER_CONFIGURE'],
-  ]) {
+  ])) {
     it(`rejects ${label} and keeps serving the last good version`, async () => {
       const before = await filters(proxy);
       renameInto(file, bytes());
@@ -179,7 +179,7 @@ describe('hot reload of the config', () => {
       writeFileSync(proxy.configFile, bad);
       const res = await request(`${proxy.admin}/reload`, { method: 'POST' });
       assert.equal(res.statusCode, 422);
-      const body = await res.body.json();
+      const body = /** @type {any} */ (await res.body.json());
       assert.equal(body.error.code, code, body.error.message);
       assert.equal(body.changed, false);
       assert.equal(await upstreamChain(), '1,2');
@@ -191,11 +191,11 @@ describe('hot reload of the config', () => {
   it('POST /reload answers with what changed', async () => {
     writeFileSync(proxy.configFile, config(append('one', 1)));
     const res = await request(`${proxy.admin}/reload`, { method: 'POST' });
-    const body = await res.body.json();
+    const body = /** @type {any} */ (await res.body.json());
     assert.equal(res.statusCode, 200);
     assert.equal(body.changed, true);
     assert.deepEqual(body.changes, ['two: removed']);
-    const again = await (await request(`${proxy.admin}/reload`, { method: 'POST' })).body.json();
+    const again = /** @type {any} */ (await (await request(`${proxy.admin}/reload`, { method: 'POST' })).body.json());
     assert.equal(again.changed, false);
   });
 });

@@ -23,7 +23,7 @@ describe('the built-in demo (npm start)', () => {
     const body = await res.body.text();
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers['x-hello'], 'world');
-    assert.match(res.headers['x-request-id'], /\S+/);
+    assert.match(/** @type {string} */ (res.headers['x-request-id']), /\S+/);
     assert.match(body, /body rewritten by the body-rewrite filter/);
     assert.equal(res.headers['content-length'], String(Buffer.byteLength(body)));
     const echoed = JSON.parse(body);
@@ -31,13 +31,14 @@ describe('the built-in demo (npm start)', () => {
     assert.equal(echoed.headers['x-request-id'], res.headers['x-request-id']);
     const denied = await request(`http://${running.address}/private/data`);
     assert.equal(denied.statusCode, 401);
-    assert.match(denied.headers['x-request-id'], /\S+/, 'request-id (before auth) tags the 401 too');
+    assert.match(/** @type {string} */ (denied.headers['x-request-id']), /\S+/, 'request-id (before auth) tags the 401 too');
     await denied.body.text();
   });
 });
 
 describe('graceful shutdown', () => {
   it('on SIGTERM finishes the in-flight request, refuses new ones, and exits 0', async () => {
+    /** @type {any} */
     let release;
     const upstream = await startUpstream((_req, res) => {
       new Promise((r) => (release = r)).then(() => res.end('finished after SIGTERM'));

@@ -44,7 +44,7 @@ async function run(total, concurrency, one) {
 
 async function filterMemory(admin) {
   const res = await request(`${admin}/filters`);
-  const body = await res.body.json();
+  const body = /** @type {any} */ (await res.body.json());
   return Object.fromEntries(body.filters.map((f) => [f.name, f.memory_bytes]));
 }
 
@@ -90,7 +90,7 @@ describe('SDK runtime', () => {
     assert.equal(kept.headers['x-request-id'], 'from-client-42');
     assert.equal(await kept.body.text(), 'howdy from-client-42', 'the upstream saw the same id');
     const made = await request(`${env.proxy.url}/id`, { headers: { 'x-api-key': 'k1' } });
-    assert.match(made.headers['x-request-id'], /^\S{6,}$/);
+    assert.match(/** @type {string} */ (made.headers['x-request-id']), /^\S{6,}$/);
     assert.equal(await made.body.text(), `howdy ${made.headers['x-request-id']}`);
   });
 
@@ -223,7 +223,7 @@ filters:
   it('hands the host the right bytes for every name when names outnumber its slots', { timeout: 120_000 }, async () => {
     const wrong = await run(600, 20, async (i) => {
       const res = await request(`${env.proxy.url}/names/${i}`, { headers: { 'x-tag': `t${i}` } });
-      const { headers } = await res.body.json();
+      const { headers } = /** @type {any} */ (await res.body.json());
       const missing = [];
       for (let k = 0; k < 20; k++) {
         if (headers[`x-s-${k}`] !== `s${k}-t${i}`) missing.push(`x-s-${k}=${headers[`x-s-${k}`]}`);

@@ -37,7 +37,7 @@ filters:
     const client = new Client('http://localhost', { socketPath: path.join(dir, 'proxy.sock') });
     try {
       const res = await client.request({ path: '/over/unix', method: 'GET' });
-      const echoed = await res.body.json();
+      const echoed = /** @type {any} */ (await res.body.json());
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['x-via-unix'], 'yes');
       assert.equal(echoed.url, '/over/unix');
@@ -57,8 +57,8 @@ describe('upstream failures', () => {
   before(async () => {
     // A port nothing listens on: bind, note, close.
     const probe = createServer();
-    await new Promise((r) => probe.listen(0, '127.0.0.1', r));
-    deadPort = probe.address().port;
+    await new Promise((r) => probe.listen(0, '127.0.0.1', () => r(undefined)));
+    deadPort = /** @type {import('node:net').AddressInfo} */ (probe.address()).port;
     await new Promise((r) => probe.close(r));
     stalled = await startUpstream(() => {
       /* never answers */
@@ -77,7 +77,7 @@ describe('upstream failures', () => {
     assert.equal(await res.body.text(), 'upstream unavailable: ECONNREFUSED\n');
     const ready = await request(`${proxy.admin}/readyz`);
     assert.equal(ready.statusCode, 503);
-    assert.deepEqual(await ready.body.json(), { status: 'not ready', problems: ['upstream unreachable: ECONNREFUSED'] });
+    assert.deepEqual(/** @type {any} */ (await ready.body.json()), { status: 'not ready', problems: ['upstream unreachable: ECONNREFUSED'] });
     const health = await request(`${proxy.admin}/healthz`);
     assert.equal(health.statusCode, 200);
     await health.body.text();
@@ -118,7 +118,7 @@ filters:
     assert.equal(env.upstream.seen.at(-1).headers['x-solo-seen'], '1');
     assert.equal(res.headers['x-solo-config'], 'configured-by-outrigger');
     assert.equal(res.headers['x-solo-method'], 'PUT');
-    const filters = await (await request(`${env.proxy.admin}/filters`)).body.json();
+    const filters = /** @type {any} */ (await (await request(`${env.proxy.admin}/filters`)).body.json());
     assert.equal(filters.filters[0].abi, '0.2.0');
   });
 

@@ -17,8 +17,10 @@ export default class OutriggerSdkTransform extends PruneCallbacks {
     if (this.#notInstalled === null) restoreCollector();
     const gc = parser.sources.find((s) => s.normalizedPath === '~lib/rt/tcms.ts');
     // Without it the filter still works, with AssemblyScript's collector: say so, don't fail.
-    if (this.#notInstalled !== null) this.stderr.write(`WARNING outrigger-sdk: standard collector used: ${this.#notInstalled}\n`);
+    if (this.#notInstalled !== null) /** @type {any} */ (this).stderr.write(`WARNING outrigger-sdk: standard collector used: ${this.#notInstalled}\n`);
     else if (gc !== undefined && !gc.text.includes(MARKER))
-      this.stderr.write('WARNING outrigger-sdk: standard collector used: the transform and the compiler load different assemblyscript copies\n');
+      /** @type {any} */ (this).stderr.write(
+        'WARNING outrigger-sdk: standard collector used: the transform and the compiler load different assemblyscript copies\n',
+      );
   }
 }

@@ -59,6 +59,10 @@ export async function startProxy(yaml, { dir = tempDir(), listen = '127.0.0.1:0'
  * then a proxy from `yamlFor(upstream)`; the returned object holds { upstream, proxy } for the
  * tests, and both are closed after the block.
  */
+/**
+ * @param {(upstream: any) => string} yamlFor
+ * @param {{ handler?: Function, proxyOptions?: object }} [options]
+ */
 export function withProxy(yamlFor, { handler, proxyOptions } = {}) {
   const env = {};
   before(async () => {

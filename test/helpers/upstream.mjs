@@ -2,6 +2,10 @@
 // and answers with a handler the test chooses (default: echo of method, path and headers as JSON).
 import { createServer } from 'node:http';
 
+/**
+ * @param {any} [handler]
+ * @param {{ socketPath?: string }} [options]
+ */
 export async function startUpstream(handler, { socketPath } = {}) {
   const seen = [];
   const server = createServer((req, res) => {
@@ -15,8 +19,8 @@ export async function startUpstream(handler, { socketPath } = {}) {
       res.end(body);
     });
   });
-  await new Promise((resolve) => (socketPath ? server.listen(socketPath, resolve) : server.listen(0, '127.0.0.1', resolve)));
-  const url = socketPath ? `unix:${socketPath}` : `http://127.0.0.1:${server.address().port}`;
+  await new Promise((resolve) => (socketPath ? server.listen(socketPath, () => resolve(undefined)) : server.listen(0, '127.0.0.1', () => resolve(undefined))));
+  const url = socketPath ? `unix:${socketPath}` : `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`;
   return {
     url,
     seen,
