@@ -108,9 +108,11 @@ describe('SDK runtime', () => {
     await burst();
     await burst();
     const later = await filterMemory(env.proxy.admin);
-    // Without collection each filter would keep every request's context, strings and buffers:
-    // 6000 more requests add well over a 64 KiB page to every one of them.
-    for (const name of Object.keys(warm)) assert.equal(later[name], warm[name], `${name}: ${warm[name]} -> ${later[name]} bytes`);
+    // Without collection each filter would keep every request's context, strings and buffers: 6000
+    // more requests (hundreds of bytes each) take it to megabytes. With it the heap stays put, but on
+    // a loaded machine 20 requests in flight at an unlucky moment can need the allocator's one next
+    // doubling (seen: 256 -> 512 KiB), so that is the margin; more than that is a leak.
+    for (const name of Object.keys(warm)) assert.ok(later[name] <= 2 * warm[name], `${name}: ${warm[name]} -> ${later[name]} bytes`);
   });
 });
 
