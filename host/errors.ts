@@ -15,7 +15,18 @@ export type ErrorCode =
   | 'OUTRIGGER_FILTER_VM_START'
   | 'OUTRIGGER_FILTER_CONFIGURE'
   | 'OUTRIGGER_LISTEN'
-  | 'OUTRIGGER_USAGE';
+  | 'OUTRIGGER_USAGE'
+  // Listener rejections (x-outrigger-error and logs, not thrown): what the client sent is refused.
+  /** Malformed request, bad target, doubled or invalid Host, path above the root: fix the client. */
+  | 'OUTRIGGER_BAD_REQUEST'
+  /** CONNECT: Outrigger is a reverse proxy and does not tunnel; point the client at the service itself. */
+  | 'OUTRIGGER_METHOD_NOT_SUPPORTED'
+  /** The request line is longer than node's --max-http-header-size allows. */
+  | 'OUTRIGGER_URI_TOO_LONG'
+  /** The request head is larger than node's --max-http-header-size allows. */
+  | 'OUTRIGGER_HEADERS_TOO_LARGE'
+  /** Chunk extensions beyond node's 16 KiB cap (a known denial-of-service pattern). */
+  | 'OUTRIGGER_CHUNK_EXTENSIONS_TOO_LARGE';
 
 export class OutriggerError extends Error {
   readonly code: ErrorCode;

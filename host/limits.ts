@@ -45,3 +45,8 @@ export const DEFAULT_MEMORY_MB = 64;
 export const BUDGET_CHECK_FUEL = 1_000;
 /** An instance whose memory grew past this share of its cap is replaced once idle (its heap shrinks back). */
 export const MEMORY_REPLACE_FRACTION = 0.75;
+/**
+ * Listener rejections (400/405/408/413/414/431) logged per second and reason; the rest are counted in /metrics and
+ * summed up in the next line logged, so a flood of bad requests cannot flood the log.
+ */
+export const REJECTION_LOG_PER_SECOND = 10;

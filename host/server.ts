@@ -3,7 +3,7 @@
 // error; shutdown drains in-flight requests first.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Server as NetServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ChainBatch } from './chain/chain-batch.js';
@@ -12,8 +12,11 @@ import { FilterManager } from './filters/filter-manager.js';
 import { Reloader, type ReloadResult } from './filters/reloader.js';
 import { buildAdminServer } from './http/admin-server.js';
 import { startEchoUpstream } from './http/echo-upstream.js';
+import { clientErrorReply, rawReply } from './http/client-error.js';
 import { Exchange, type ExchangeEnv } from './http/exchange.js';
 import { boundAddress, listen } from './http/listen.js';
+import { logRejection } from './http/rejection-log.js';
+import { resolveRequestTarget } from './http/request-target.js';
 import { Upstream } from './http/upstream.js';
 import { UpstreamProbe } from './http/upstream-probe.js';
 import { DOWNSTREAM_KEEP_ALIVE_MS } from './limits.js';
@@ -35,6 +38,11 @@ export interface StartOptions {
   configFile?: string | null;
   /** Watch the config file and filters directory for changes (default true). */
   watch?: boolean;
+}
+
+/** The request-target and forwarded-header settings (issue 12 points 3 and 7), applied on reload. */
+function frontOptions(c: OutriggerConfig): ExchangeEnv['front'] {
+  return { normalizePath: c.normalizePath, trustForwardedHeaders: c.trustForwardedHeaders, generateRequestId: c.generateRequestId };
 }
 
 export async function startOutrigger(config: OutriggerConfig, opts: StartOptions): Promise<RunningOutrigger> {
@@ -65,6 +73,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     logger,
     limits: { maxBufferedBody: config.maxBufferedBody, filterHoldTimeoutMs: config.filterHoldTimeoutMs },
     stats,
+    front: frontOptions(config),
   };
   let probe = new UpstreamProbe(target);
   let drained: (() => void) | null = null;
@@ -74,18 +83,41 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     res.once('close', () => {
       if (--stats.inFlight === 0 && drained) drained();
     });
-    new Exchange(req, res, manager.acquire(), env).start();
+    const target = resolveRequestTarget(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, env.front.normalizePath);
+    if ('status' in target) {
+      logRejection(logger, req.socket, target.status, target.reason, target.message);
+      const body = `${target.message}\n`;
+      res.writeHead(target.status, {
+        connection: 'close',
+        'content-type': 'text/plain; charset=utf-8',
+        'x-outrigger-error': target.code,
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(body);
+      return;
+    }
+    new Exchange(req, res, manager.acquire(), env, target).start();
   };
   const server = createServer({ keepAliveTimeout: DOWNSTREAM_KEEP_ALIVE_MS, requestTimeout: 0 }, onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy();
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const r = clientErrorReply(err);
+      logRejection(logger, socket as Socket, r.status, r.reason, `${err.code ?? ''} ${err.message}`.trim());
+      socket.end(r.bytes);
+    } else socket.destroy();
+  });
+  // Without a listener node drops a CONNECT's socket silently; Outrigger does not tunnel: 405.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    const message = 'CONNECT is not supported: Outrigger is a reverse proxy and does not tunnel';
+    logRejection(logger, socket, 405, 'connect_method', message);
+    socket.end(rawReply(405, 'OUTRIGGER_METHOD_NOT_SUPPORTED', `${message}\n`));
   });
 
   /** What a reload may change besides filters; listener addresses need a restart. */
   const applySettings = (next: OutriggerConfig, prev: OutriggerConfig) => {
     if (next.logLevel !== prev.logLevel) logger.level = next.logLevel;
     env.limits = { maxBufferedBody: next.maxBufferedBody, filterHoldTimeoutMs: next.filterHoldTimeoutMs };
+    env.front = frontOptions(next);
     if (next.upstream !== prev.upstream || next.upstreamTimeoutMs !== prev.upstreamTimeoutMs || next.connectTimeoutMs !== prev.connectTimeoutMs) {
       const old = env.upstream;
       env.upstream = new Upstream({ target: resolveTarget(next), timeoutMs: next.upstreamTimeoutMs, connectTimeoutMs: next.connectTimeoutMs });

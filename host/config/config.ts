@@ -45,4 +45,10 @@ export interface OutriggerConfig {
   maxBufferedBody: number;
   filterHoldTimeoutMs: number;
   drainTimeoutMs: number;
+  /** normalize_path: dot segments, repeated slashes and encoded unreserved characters normalized before the filters. */
+  normalizePath: boolean;
+  /** trust_forwarded_headers: keep the client's x-forwarded-proto instead of the listener's scheme. */
+  trustForwardedHeaders: boolean;
+  /** generate_request_id: give a request without x-request-id one before the filters run. */
+  generateRequestId: boolean;
 }

@@ -31,6 +31,9 @@ const TOP_KEYS = [
   'max_buffered_body',
   'filter_hold_timeout_ms',
   'drain_timeout_ms',
+  'normalize_path',
+  'trust_forwarded_headers',
+  'generate_request_id',
 ] as const;
 const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits'] as const;
 const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
@@ -137,6 +140,15 @@ function positiveInt(v: unknown, key: string, p: Problems, dflt: number): number
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
     p.add([key], `expected a positive whole number, got ${describe(v)}`);
+    return dflt;
+  }
+  return v;
+}
+
+function bool(v: unknown, key: string, p: Problems, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') {
+    p.add([key], `expected true or false, got ${describe(v)}`);
     return dflt;
   }
   return v;
@@ -288,6 +300,9 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     maxBufferedBody: positiveInt(c.max_buffered_body, 'max_buffered_body', p, DEFAULT_MAX_BUFFERED_BODY_BYTES),
     filterHoldTimeoutMs: positiveInt(c.filter_hold_timeout_ms, 'filter_hold_timeout_ms', p, DEFAULT_FILTER_HOLD_TIMEOUT_MS),
     drainTimeoutMs: positiveInt(c.drain_timeout_ms, 'drain_timeout_ms', p, DEFAULT_DRAIN_TIMEOUT_MS),
+    normalizePath: bool(c.normalize_path, 'normalize_path', p, true),
+    trustForwardedHeaders: bool(c.trust_forwarded_headers, 'trust_forwarded_headers', p, false),
+    generateRequestId: bool(c.generate_request_id, 'generate_request_id', p, true),
   };
   if (p.list.length)
     throw new OutriggerError(

@@ -14,6 +14,9 @@ import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
 import type { Generation } from '../filters/generation.js';
 import { collectEndToEnd, isHopByHop } from './hop-by-hop.js';
+import { dispatchAsterisk } from './asterisk-dispatch.js';
+import { forwardedProto, requestIdFor } from './forwarded-headers.js';
+import type { RequestTarget } from './request-target.js';
 import type { Upstream } from './upstream.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -26,6 +29,8 @@ export interface ExchangeEnv {
   limits: ChainLimits;
   /** Counts outcomes for /metrics-style reporting. */
   stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
+  /** normalize_path, trust_forwarded_headers, generate_request_id (see README "Configuration"). */
+  front: { normalizePath: boolean; trustForwardedHeaders: boolean; generateRequestId: boolean };
 }
 
 let nextId = 0;
@@ -79,28 +84,22 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   /** The response comes from a filter, not the upstream: ignore what the aborted upstream reports. */
   #localReplying = false;
 
-  constructor(req: IncomingMessage, res: ServerResponse, gen: Generation, env: ExchangeEnv) {
+  /** `target`: the request target as resolved and normalized before the filters (request-target.ts). */
+  constructor(req: IncomingMessage, res: ServerResponse, gen: Generation, env: ExchangeEnv, target: RequestTarget) {
     this.#req = req;
     this.#res = res;
     this.#gen = gen;
     this.#env = env;
     env.stats.requests++;
-    const flat: string[] = [
-      ':method',
-      req.method ?? 'GET',
-      ':path',
-      req.url ?? '/',
-      ':authority',
-      req.headers.host ?? env.upstream.authority,
-      ':scheme',
-      'http',
-    ];
+    const flat: string[] = [':method', req.method ?? 'GET', ':path', target.path, ':authority', target.authority || env.upstream.authority, ':scheme', 'http'];
     collectEndToEnd(req.rawHeaders, flat);
     // host travels as :authority, as in HTTP/2 and Envoy.
     const headers = new HeaderMap(flat);
     headers.remove('host');
+    const front = env.front;
+    forwardedProto(headers, 'http', front.trustForwardedHeaders);
     const sock = req.socket;
-    this.#stream = new HttpStream(`${idPrefix}-${(nextId++).toString(36)}`, headers, {
+    this.#stream = new HttpStream(requestIdFor(headers, front.generateRequestId) ?? `${idPrefix}-${(nextId++).toString(36)}`, headers, {
       sourceAddress: sock.remoteAddress ?? '',
       sourcePort: sock.remotePort ?? 0,
       destinationAddress: sock.localAddress ?? '',
@@ -207,7 +206,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     if (Buffer.isBuffer(body) && (body.length > 0 || method !== 'GET')) headers.push('content-length', String(body.length));
     this.#dispatched = true;
     try {
-      this.#env.upstream.dispatch({ method, path, headers, body: Buffer.isBuffer(body) && body.length === 0 && method === 'GET' ? null : body }, this);
+      if (path === '*') dispatchAsterisk(this.#env.upstream.target, { method, headers, body, timeoutMs: this.#env.upstream.timeoutMs }, this);
+      else this.#env.upstream.dispatch({ method, path, headers, body: Buffer.isBuffer(body) && body.length === 0 && method === 'GET' ? null : body }, this);
     } catch (err) {
       this.onError(err as Error);
     }

@@ -17,10 +17,13 @@ export class Upstream {
   readonly pool: Pool;
   /** What goes in the host header when the request has none, and what logs print. */
   readonly authority: string;
+  /** Response headers timeout and longest gap in the body (upstream_timeout_ms). */
+  readonly timeoutMs: number;
 
   constructor(opts: UpstreamOptions) {
     this.target = opts.target;
     const timeout = opts.timeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
+    this.timeoutMs = timeout;
     const common = {
       connections: UPSTREAM_POOL_CONNECTIONS,
       headersTimeout: timeout,
