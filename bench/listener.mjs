@@ -27,8 +27,9 @@ if (process.argv[2] === '--child') {
     logger,
     limits: { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 },
     stats: { requests: 0, upstreamErrors: 0, localReplies: 0, filterFaults: 0 },
+    front: { normalizePath: true, trustForwardedHeaders: false, generateRequestId: true },
   };
-  const handle = (req, res) => new Exchange(req, res, manager.acquire(), env).start();
+  const handle = (req, res) => new Exchange(req, res, manager.acquire(), env, { path: req.url, authority: req.headers.host ?? '' }).start();
   let port;
   if (kind === 'node:http') {
     const server = createServer({ keepAliveTimeout: 65_000 }, handle);

@@ -14,7 +14,7 @@ function run(url) {
   let sink = 0;
   const t0 = process.cpuUsage();
   for (let i = 0; i < N; i++) {
-    const t = resolveRequestTarget('GET', url, RAW, true);
+    const t = /** @type {import('../dist/host/http/request-target.js').RequestTarget} */ (resolveRequestTarget('GET', url, RAW, true));
     const h = new HeaderMap([':method', 'GET', ':path', t.path, ':authority', t.authority, 'user-agent', 'autocannon', 'accept', '*/*']);
     forwardedProto(h, 'http', false);
     sink += requestIdFor(h, true).length;

@@ -220,7 +220,7 @@ describe('normalize_path, trust_forwarded_headers, generate_request_id in the co
         parseConfig('upstream: http://127.0.0.1:1\nnormalize_path: "yes"\ntrust_forwarded_headers: 1\ngenerate_request_id: off\n', '/x/o.yaml', {
           checkFiles: false,
         }),
-      (err) => {
+      (/** @type {any} */ err) => {
         assert.equal(err.code, 'OUTRIGGER_CONFIG_INVALID');
         assert.match(err.message, /o\.yaml:2:\d+: normalize_path: expected true or false, got string "yes"/);
         assert.match(err.message, /o\.yaml:3:\d+: trust_forwarded_headers: expected true or false, got number 1/);

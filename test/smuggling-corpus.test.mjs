@@ -12,6 +12,7 @@ const OK = 'GET /ok HTTP/1.1\r\nhost: h\r\n\r\n';
 const HIDDEN = 'GET /hidden HTTP/1.1\r\nhost: h\r\n\r\n';
 
 // [name, bytes, statuses in order, targets the upstream received]
+/** @type {[string, string, number[], string[]][]} */
 const CASES = [
   // ---- Content-Length / Transfer-Encoding combinations
   ['CL and TE chunked', `POST /s HTTP/1.1\r\n${H}content-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n`, [400], []],
