@@ -26,7 +26,11 @@ export type ErrorCode =
   /** The request head is larger than node's --max-http-header-size allows. */
   | 'OUTRIGGER_HEADERS_TOO_LARGE'
   /** Chunk extensions beyond node's 16 KiB cap (a known denial-of-service pattern). */
-  | 'OUTRIGGER_CHUNK_EXTENSIONS_TOO_LARGE';
+  | 'OUTRIGGER_CHUNK_EXTENSIONS_TOO_LARGE'
+  /** 503: no upstream connection free within upstream_queue_timeout_ms; raise upstream_max_connections or scale the upstream. */
+  | 'OUTRIGGER_UPSTREAM_OVERLOADED'
+  /** 408: the client's head or body did not arrive in time (client_header_timeout_ms / client_body_timeout_ms). */
+  | 'OUTRIGGER_CLIENT_TIMEOUT';
 
 export class OutriggerError extends Error {
   readonly code: ErrorCode;

@@ -18,10 +18,26 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Default time graceful shutdown waits for in-flight requests before closing them. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
-/** Keep-alive connections to one upstream. */
-export const UPSTREAM_POOL_CONNECTIONS = 128;
-/** Idle keep-alive time of downstream connections; above typical LB idle timeouts' floor. */
-export const DOWNSTREAM_KEEP_ALIVE_MS = 65_000;
+/**
+ * Default cap on connections to one upstream (`upstream_max_connections`): Envoy's circuit-breaker
+ * default. High enough that stalled clients holding connections do not starve the others, bounded so
+ * a flood cannot open sockets without end.
+ */
+export const DEFAULT_UPSTREAM_MAX_CONNECTIONS = 1024;
+/** Default wait for a free upstream connection before 503 OUTRIGGER_UPSTREAM_OVERLOADED (Envoy-like fail fast). */
+export const DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS = 5_000;
+/** Default time for a complete request head (`client_header_timeout_ms`): slowloris defence, as nginx's 60 s but tighter. */
+export const DEFAULT_CLIENT_HEADER_TIMEOUT_MS = 30_000;
+/** Default longest gap between request body bytes (`client_body_timeout_ms`), as nginx's client_body_timeout. */
+export const DEFAULT_CLIENT_BODY_TIMEOUT_MS = 60_000;
+/** Default idle time of downstream keep-alive connections (`keepalive_timeout_ms`); above typical LB idle timeouts (60 s). */
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 65_000;
+/**
+ * How often node checks connections against the header timeout. Its default (30 s) would let a head
+ * timeout fire up to 30 s late; a tenth of the timeout, within these bounds, keeps the check cheap.
+ */
+export const CONNECTION_CHECK_MIN_MS = 50;
+export const CONNECTION_CHECK_MAX_MS = 1_000;
 /** Traps after which a filter's instance is not re-created for FILTER_RESTART_WINDOW_MS. */
 export const FILTER_RESTART_BURST = 5;
 export const FILTER_RESTART_WINDOW_MS = 10_000;

@@ -17,9 +17,10 @@ import { Exchange, type ExchangeEnv } from './http/exchange.js';
 import { boundAddress, listen } from './http/listen.js';
 import { logRejection } from './http/rejection-log.js';
 import { resolveRequestTarget } from './http/request-target.js';
+import { serverTimeoutOptions } from './http/client-timeouts.js';
+import { afterInFlight, inTurn } from './http/pipeline.js';
 import { Upstream } from './http/upstream.js';
 import { UpstreamProbe } from './http/upstream-probe.js';
-import { DOWNSTREAM_KEEP_ALIVE_MS } from './limits.js';
 
 export interface RunningOutrigger {
   /** Where the proxy listens ("127.0.0.1:8080" or "unix:/path"). */
@@ -69,12 +70,14 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   const stats = { requests: 0, upstreamErrors: 0, localReplies: 0, filterFaults: 0, inFlight: 0 };
   const env: ExchangeEnv = {
     batch: new ChainBatch(),
-    upstream: new Upstream({ target, timeoutMs: config.upstreamTimeoutMs, connectTimeoutMs: config.connectTimeoutMs }),
+    upstream: new Upstream(upstreamOptions(target, config)),
     logger,
     limits: { maxBufferedBody: config.maxBufferedBody, filterHoldTimeoutMs: config.filterHoldTimeoutMs },
+    clientBodyTimeoutMs: config.clientBodyTimeoutMs,
     stats,
     front: frontOptions(config),
   };
+  let draining = false;
   let probe = new UpstreamProbe(target);
   let drained: (() => void) | null = null;
 
@@ -83,28 +86,35 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     res.once('close', () => {
       if (--stats.inFlight === 0 && drained) drained();
     });
-    const target = resolveRequestTarget(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, env.front.normalizePath);
-    if ('status' in target) {
-      logRejection(logger, req.socket, target.status, target.reason, target.message);
-      const body = `${target.message}\n`;
-      res.writeHead(target.status, {
-        connection: 'close',
-        'content-type': 'text/plain; charset=utf-8',
-        'x-outrigger-error': target.code,
-        'content-length': Buffer.byteLength(body),
-      });
-      res.end(body);
-      return;
-    }
-    new Exchange(req, res, manager.acquire(), env, target).start();
+    // One request at a time per connection (pipelining): rejections too keep their place in line.
+    const done = inTurn(req.socket, () => {
+      const target = resolveRequestTarget(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, env.front.normalizePath);
+      if ('status' in target) {
+        logRejection(logger, req.socket, target.status, target.reason, target.message);
+        const body = `${target.message}\n`;
+        res.writeHead(target.status, {
+          connection: 'close',
+          'content-type': 'text/plain; charset=utf-8',
+          'x-outrigger-error': target.code,
+          'content-length': Buffer.byteLength(body),
+        });
+        res.end(body);
+        return;
+      }
+      new Exchange(req, res, manager.acquire(), env, target).start();
+    });
+    res.once('close', done);
   };
-  const server = createServer({ keepAliveTimeout: DOWNSTREAM_KEEP_ALIVE_MS, requestTimeout: 0 }, onRequest);
+  const server = createServer(serverTimeoutOptions(config), onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (socket.writable && err.code !== 'ECONNRESET') {
-      const r = clientErrorReply(err);
-      logRejection(logger, socket as Socket, r.status, r.reason, `${err.code ?? ''} ${err.message}`.trim());
-      socket.end(r.bytes);
-    } else socket.destroy();
+    // After the responses to the requests received before the bad bytes (pipelining, in order).
+    afterInFlight(socket as Socket, () => {
+      if (socket.writable && err.code !== 'ECONNRESET') {
+        const r = clientErrorReply(err);
+        logRejection(logger, socket as Socket, r.status, r.reason, `${err.code ?? ''} ${err.message}`.trim());
+        socket.end(r.bytes);
+      } else socket.destroy();
+    });
   });
   // Without a listener node drops a CONNECT's socket silently; Outrigger does not tunnel: 405.
   server.on('connect', (_req: IncomingMessage, socket: Socket) => {
@@ -118,9 +128,18 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     if (next.logLevel !== prev.logLevel) logger.level = next.logLevel;
     env.limits = { maxBufferedBody: next.maxBufferedBody, filterHoldTimeoutMs: next.filterHoldTimeoutMs };
     env.front = frontOptions(next);
-    if (next.upstream !== prev.upstream || next.upstreamTimeoutMs !== prev.upstreamTimeoutMs || next.connectTimeoutMs !== prev.connectTimeoutMs) {
+    env.clientBodyTimeoutMs = next.clientBodyTimeoutMs;
+    server.headersTimeout = next.clientHeaderTimeoutMs;
+    server.keepAliveTimeout = next.keepaliveTimeoutMs;
+    if (
+      next.upstream !== prev.upstream ||
+      next.upstreamTimeoutMs !== prev.upstreamTimeoutMs ||
+      next.connectTimeoutMs !== prev.connectTimeoutMs ||
+      next.upstreamMaxConnections !== prev.upstreamMaxConnections ||
+      next.upstreamQueueTimeoutMs !== prev.upstreamQueueTimeoutMs
+    ) {
       const old = env.upstream;
-      env.upstream = new Upstream({ target: resolveTarget(next), timeoutMs: next.upstreamTimeoutMs, connectTimeoutMs: next.connectTimeoutMs });
+      env.upstream = new Upstream(upstreamOptions(resolveTarget(next), next));
       probe = new UpstreamProbe(env.upstream.target);
       logger.info({ upstream: env.upstream.target }, 'upstream changed');
       void old.close();
@@ -140,6 +159,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         manager,
         probe: () => probe.check(),
         started: () => started,
+        draining: () => draining,
         reload: () => reloader.reload('admin request'),
         stats: () => ({ ...stats }),
       });
@@ -171,6 +191,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     reload: () => reloader.reload('api'),
     close() {
       closing ??= (async () => {
+        draining = true;
         reloader.close();
         const drainTimeoutMs = reloader.config.drainTimeoutMs;
         logger.info({ inFlight: stats.inFlight }, 'shutting down: draining in-flight requests');
@@ -193,5 +214,15 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
       })();
       return closing;
     },
+  };
+}
+
+function upstreamOptions(target: string, c: OutriggerConfig) {
+  return {
+    target,
+    timeoutMs: c.upstreamTimeoutMs,
+    connectTimeoutMs: c.connectTimeoutMs,
+    maxConnections: c.upstreamMaxConnections,
+    queueTimeoutMs: c.upstreamQueueTimeoutMs,
   };
 }

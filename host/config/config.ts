@@ -51,4 +51,9 @@ export interface OutriggerConfig {
   trustForwardedHeaders: boolean;
   /** generate_request_id: give a request without x-request-id one before the filters run. */
   generateRequestId: boolean;
+  clientHeaderTimeoutMs: number;
+  clientBodyTimeoutMs: number;
+  keepaliveTimeoutMs: number;
+  upstreamMaxConnections: number;
+  upstreamQueueTimeoutMs: number;
 }

@@ -7,6 +7,8 @@ import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
 import type { FailurePolicy } from '../chain/filter-instance.js';
 import { OutriggerError } from '../errors.js';
 import {
+  DEFAULT_CLIENT_BODY_TIMEOUT_MS,
+  DEFAULT_CLIENT_HEADER_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CPU_MS,
   DEFAULT_MEMORY_MB,
@@ -14,6 +16,9 @@ import {
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_FILTER_HOLD_TIMEOUT_MS,
   DEFAULT_MAX_BUFFERED_BODY_BYTES,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
+  DEFAULT_UPSTREAM_MAX_CONNECTIONS,
+  DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
 } from '../limits.js';
 import type { FilterLimits } from '../abi/wasm-vm.js';
@@ -34,6 +39,11 @@ const TOP_KEYS = [
   'normalize_path',
   'trust_forwarded_headers',
   'generate_request_id',
+  'client_header_timeout_ms',
+  'client_body_timeout_ms',
+  'keepalive_timeout_ms',
+  'upstream_max_connections',
+  'upstream_queue_timeout_ms',
 ] as const;
 const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits'] as const;
 const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
@@ -303,6 +313,11 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     normalizePath: bool(c.normalize_path, 'normalize_path', p, true),
     trustForwardedHeaders: bool(c.trust_forwarded_headers, 'trust_forwarded_headers', p, false),
     generateRequestId: bool(c.generate_request_id, 'generate_request_id', p, true),
+    clientHeaderTimeoutMs: positiveInt(c.client_header_timeout_ms, 'client_header_timeout_ms', p, DEFAULT_CLIENT_HEADER_TIMEOUT_MS),
+    clientBodyTimeoutMs: positiveInt(c.client_body_timeout_ms, 'client_body_timeout_ms', p, DEFAULT_CLIENT_BODY_TIMEOUT_MS),
+    keepaliveTimeoutMs: positiveInt(c.keepalive_timeout_ms, 'keepalive_timeout_ms', p, DEFAULT_KEEPALIVE_TIMEOUT_MS),
+    upstreamMaxConnections: positiveInt(c.upstream_max_connections, 'upstream_max_connections', p, DEFAULT_UPSTREAM_MAX_CONNECTIONS),
+    upstreamQueueTimeoutMs: positiveInt(c.upstream_queue_timeout_ms, 'upstream_queue_timeout_ms', p, DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS),
   };
   if (p.list.length)
     throw new OutriggerError(

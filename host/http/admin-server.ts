@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { FilterManager } from '../filters/filter-manager.js';
 import type { ReloadResult } from '../filters/reloader.js';
+import { readinessProblems } from './readiness.js';
 
 export interface AdminDeps {
   logger: Logger;
@@ -14,6 +15,8 @@ export interface AdminDeps {
   probe: () => Promise<string | null>;
   /** Whether start-up finished (config loaded, every filter started). */
   started: () => boolean;
+  /** Whether shutdown has begun (in-flight requests are draining). */
+  draining?: () => boolean;
   /** Re-reads config and filters; answers what changed. */
   reload: () => Promise<ReloadResult>;
   stats: () => Record<string, number>;
@@ -26,11 +29,8 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_req, reply) => {
-    const problems: string[] = [];
-    if (!deps.started()) problems.push('starting');
-    for (const s of deps.manager.slots) if (!s.filter.healthy) problems.push(`filter ${s.entry.name} failed: ${s.filter.lastError}`);
     const upstream = await deps.probe();
-    if (upstream !== null) problems.push(`upstream unreachable: ${upstream}`);
+    const problems = readinessProblems({ started: deps.started(), draining: deps.draining?.() ?? false, slots: deps.manager.slots, upstream });
     reply.code(problems.length ? 503 : 200);
     return problems.length ? { status: 'not ready', problems } : { status: 'ready' };
   });

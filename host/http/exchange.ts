@@ -13,10 +13,14 @@ import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
 import type { Generation } from '../filters/generation.js';
+import { watchBodyGaps } from './client-timeouts.js';
 import { collectEndToEnd, isHopByHop } from './hop-by-hop.js';
 import { dispatchAsterisk } from './asterisk-dispatch.js';
 import { forwardedProto, requestIdFor } from './forwarded-headers.js';
 import type { RequestTarget } from './request-target.js';
+import { dropsFramingHeader, statusHasNoBody } from './response-framing.js';
+import { OVERLOADED, upstreamFailure, type UpstreamFailure } from './upstream-failure.js';
+import { retryable } from './upstream-retry.js';
 import type { Upstream } from './upstream.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -27,6 +31,8 @@ export interface ExchangeEnv {
   batch: ChainBatch;
   logger: Logger;
   limits: ChainLimits;
+  /** Longest gap between request body bytes (client_body_timeout_ms). */
+  clientBodyTimeoutMs: number;
   /** Counts outcomes for /metrics-style reporting. */
   stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
   /** normalize_path, trust_forwarded_headers, generate_request_id (see README "Configuration"). */
@@ -40,16 +46,6 @@ function requestHasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
   if (cl !== undefined) return cl !== '0';
   return req.headers['transfer-encoding'] !== undefined;
-}
-
-/** Upstream failure → status, code and body, as a user reading the response needs them. */
-function upstreamFailure(err: Error & { code?: string }): { status: number; code: string; body: string } {
-  const c = err.code ?? '';
-  if (c === 'UND_ERR_INVALID_ARG')
-    return { status: 502, code: 'OUTRIGGER_INVALID_UPSTREAM_REQUEST', body: `the filters produced a request the upstream client refused: ${err.message}\n` };
-  if (c === 'UND_ERR_HEADERS_TIMEOUT' || c === 'UND_ERR_BODY_TIMEOUT' || c === 'UND_ERR_CONNECT_TIMEOUT' || c === 'ETIMEDOUT')
-    return { status: 504, code: 'OUTRIGGER_UPSTREAM_TIMEOUT', body: `upstream timed out (${c})\n` };
-  return { status: 502, code: 'OUTRIGGER_UPSTREAM_UNAVAILABLE', body: `upstream unavailable: ${c || err.message}\n` };
 }
 
 export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
@@ -83,6 +79,15 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   #finished = false;
   /** The response comes from a filter, not the upstream: ignore what the aborted upstream reports. */
   #localReplying = false;
+  /** What was dispatched, kept while a retry on a new connection may still be needed. */
+  #sent: Dispatcher.DispatchOptions | null = null;
+  #retried = false;
+  #responseStarted = false;
+  /** Counted in upstream.active (released once, when undici is done with the request). */
+  #holdsUpstream = false;
+  /** The pool this request went to (a reload may replace env.upstream meanwhile). */
+  #up: Upstream | null = null;
+  #queueTimer: NodeJS.Timeout | null = null;
 
   /** `target`: the request target as resolved and normalized before the filters (request-target.ts). */
   constructor(req: IncomingMessage, res: ServerResponse, gen: Generation, env: ExchangeEnv, target: RequestTarget) {
@@ -127,6 +132,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
         if (!eosSent) this.#chain.requestData(EMPTY, true);
       });
       req.once('error', () => this.#abort(new Error('downstream request aborted')));
+      watchBodyGaps(req, this.#env.clientBodyTimeoutMs, () => this.#bodyStalled());
     }
     this.#chain.start(this.#requestEos);
   }
@@ -196,6 +202,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       if (k === 'x-forwarded-for') xff = xff === undefined ? h[i + 1] : `${xff}, ${h[i + 1]}`;
       else if (k === 'x-forwarded-proto') xfp ??= h[i + 1];
       else if (Buffer.isBuffer(body) && (k === 'content-length' || k === 'transfer-encoding')) continue;
+      // The listener already answered 100 Continue; undici refuses the header (UND_ERR_NOT_SUPPORTED).
+      else if (k === 'expect') continue;
       else if (!isHopByHop(k)) headers.push(k, h[i + 1]);
     }
     // A unix-socket client has no address to append.
@@ -205,22 +213,95 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     if (forwardedFor) headers.push('x-forwarded-for', forwardedFor);
     if (Buffer.isBuffer(body) && (body.length > 0 || method !== 'GET')) headers.push('content-length', String(body.length));
     this.#dispatched = true;
+    const opts = { method, path, headers, body: Buffer.isBuffer(body) && body.length === 0 && method === 'GET' ? null : body };
+    // A streamed body cannot be sent twice: only a request held whole may be retried.
+    if (!(body instanceof Readable)) this.#sent = opts;
+    this.#send(opts);
+  }
+
+  #send(opts: Dispatcher.DispatchOptions, fresh = false): void {
+    const up = this.#env.upstream;
+    this.#up = up;
+    // Every connection busy: this request waits in the pool's queue, for a bounded time.
+    if (up.active >= up.maxConnections) this.#queueTimer = setTimeout(() => this.#queueTimedOut(), up.queueTimeoutMs);
+    up.active++;
+    this.#holdsUpstream = true;
     try {
-      if (path === '*') dispatchAsterisk(this.#env.upstream.target, { method, headers, body, timeoutMs: this.#env.upstream.timeoutMs }, this);
-      else this.#env.upstream.dispatch({ method, path, headers, body: Buffer.isBuffer(body) && body.length === 0 && method === 'GET' ? null : body }, this);
+      // OPTIONS * has no path for undici: its own one-off connection (asterisk-dispatch.ts).
+      if (opts.path === '*') dispatchAsterisk(up.target, { method: opts.method, headers: opts.headers as string[], body: opts.body as Buffer | Readable | null, timeoutMs: up.timeoutMs }, this);
+      else if (fresh) up.dispatchFresh(opts, this);
+      else up.dispatch(opts, this);
     } catch (err) {
       this.onError(err as Error);
     }
   }
 
+  #releaseUpstream(): void {
+    if (this.#queueTimer !== null) {
+      clearTimeout(this.#queueTimer);
+      this.#queueTimer = null;
+    }
+    if (this.#holdsUpstream) {
+      this.#holdsUpstream = false;
+      if (this.#up) this.#up.active--;
+    }
+  }
+
+  #queueTimedOut(): void {
+    this.#queueTimer = null;
+    if (this.#finished || this.#res.headersSent) return;
+    this.#env.stats.upstreamErrors++;
+    this.#env.logger.warn(
+      { code: OVERLOADED.code, reqId: this.#stream.id, upstream: this.#env.upstream.target, maxConnections: this.#env.upstream.maxConnections },
+      'no upstream connection free within upstream_queue_timeout_ms; answered 503',
+    );
+    // The queued request is dropped by onConnect (finished) when a connection frees up.
+    this.#localReplying = true;
+    this.#requestBody?.destroy();
+    this.#failureReply(OVERLOADED);
+  }
+
+  /** The client left its body idle for client_body_timeout_ms. */
+  #bodyStalled(): void {
+    if (this.#finished) return;
+    this.#env.logger.info({ code: 'OUTRIGGER_CLIENT_TIMEOUT', reqId: this.#stream.id }, 'request body stalled longer than client_body_timeout_ms; closing');
+    this.#localReplying = true;
+    this.#stopUpstream('client body timeout');
+    const res = this.#res;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.shouldKeepAlive = false;
+    this.#writeReply(408, Buffer.from('request body stalled (OUTRIGGER_CLIENT_TIMEOUT); send it without pauses\n'), [
+      'x-outrigger-error',
+      'OUTRIGGER_CLIENT_TIMEOUT',
+      'connection',
+      'close',
+    ]);
+    // The rest of the body will not come: do not wait for it to close the connection.
+    res.once('finish', () => this.#req.socket.destroySoon());
+  }
+
+  #failureReply(f: UpstreamFailure): void {
+    this.#writeReply(f.status, Buffer.from(f.body), ['x-outrigger-error', f.code]);
+  }
+
   // ---- undici DispatchHandler ---------------------------------------------------------------------
 
   onConnect(abort: (err?: Error) => void): void {
-    if (this.#finished) abort(new Error('downstream closed'));
+    if (this.#queueTimer !== null) {
+      clearTimeout(this.#queueTimer);
+      this.#queueTimer = null;
+    }
+    if (this.#finished || this.#localReplying) abort(new Error('downstream closed'));
     else this.#abortUpstream = abort;
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // An interim response (103 Early Hints...) is not passed on: the final one follows.
+    if (statusCode < 200) return true;
+    this.#responseStarted = true;
     if (this.#finished || this.#chain.stopped || this.#localReplying) return true;
     // Names through undici's table of known headers: interned lower-case strings, no allocation.
     const raw: string[] = new Array(rawHeaders.length);
@@ -236,7 +317,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     this.#resumeUpstream = resume;
     const method = this.#req.method;
     const cl = s.responseHeaders.get('content-length');
-    this.#responseEosAtHeaders = method === 'HEAD' || statusCode === 204 || statusCode === 304 || cl === '0';
+    this.#responseEosAtHeaders = method === 'HEAD' || statusHasNoBody(statusCode) || cl === '0';
     if (cl !== undefined && s.responseHeaders.get('transfer-encoding') === undefined) this.#responseRemaining = Number(cl);
     this.#chain.responseHeaders(this.#responseEosAtHeaders);
     return !this.#downstreamBlocked;
@@ -252,11 +333,24 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#upstreamDone = true;
+    this.#releaseUpstream();
     if (this.#finished || this.#localReplying) return;
     if (!this.#responseEosAtHeaders && !this.#responseEosSent) this.#chain.responseData(EMPTY, true);
   }
 
   onError(err: Error): void {
+    this.#releaseUpstream();
+    const sent = this.#sent;
+    if (sent !== null && !this.#retried && !this.#responseStarted && !this.#finished && !this.#localReplying && retryable(sent.method, true, err)) {
+      this.#retried = true;
+      this.#env.logger.debug(
+        { reqId: this.#stream.id, err: (err as Error & { code?: string }).code ?? err.message },
+        'upstream connection closed under the request; retrying once',
+      );
+      this.#abortUpstream = null;
+      this.#send(sent, true);
+      return;
+    }
     this.#upstreamDone = true;
     if (this.#finished || this.#chain.stopped || this.#localReplying) return;
     this.#env.stats.upstreamErrors++;
@@ -268,10 +362,16 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     }
     const f = upstreamFailure(err as Error & { code?: string });
     this.#env.logger.warn(
-      { code: f.code, reqId: this.#stream.id, upstream: this.#env.upstream.target, err: (err as Error & { code?: string }).code ?? err.message },
+      {
+        code: f.code,
+        reqId: this.#stream.id,
+        upstream: this.#env.upstream.target,
+        err: (err as Error & { code?: string }).code ?? err.message,
+        detail: err.message,
+      },
       f.body.trim(),
     );
-    this.#writeReply(f.status, Buffer.from(f.body), ['x-outrigger-error', f.code]);
+    this.#failureReply(f);
   }
 
   // ---- ChainSink: response direction -------------------------------------------------------------
@@ -329,16 +429,14 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const h = map.flat;
     const out: string[] = [];
     let status = this.#stream.responseCode;
+    const st = Number(map.get(':status'));
+    if (Number.isInteger(st) && st >= 200 && st <= 999) status = st;
+    const bodyless = statusHasNoBody(status);
     for (let i = 0; i < h.length; i += 2) {
       const k = h[i];
-      if (k.charCodeAt(0) === 58) {
-        // A filter may change the status; one that is not a final HTTP status is ignored.
-        if (k === ':status') {
-          const st = Number(h[i + 1]);
-          if (Number.isInteger(st) && st >= 200 && st <= 999) status = st;
-        }
-        continue;
-      }
+      // A filter may change :status (read above); one that is not a final HTTP status is ignored.
+      if (k.charCodeAt(0) === 58) continue;
+      if (bodyless && (k === 'content-length' || k === 'transfer-encoding') && dropsFramingHeader(status, k)) continue;
       if (exactLength >= 0 && (k === 'content-length' || k === 'transfer-encoding')) continue;
       if (k === 'content-length') this.#declaredLength = Number(h[i + 1]);
       out.push(k, h[i + 1]);

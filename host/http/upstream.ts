@@ -2,14 +2,18 @@
 // dispatched with undici's raw handler interface so bodies stream in both directions with
 // back-pressure and nothing is parsed twice.
 
-import { Pool, type Dispatcher } from 'undici';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS, UPSTREAM_POOL_CONNECTIONS } from '../limits.js';
+import { Client, Pool, type Dispatcher } from 'undici';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_MAX_CONNECTIONS, DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS } from '../limits.js';
 
 export interface UpstreamOptions {
   /** http://host:port, https://host:port or unix:/path/to.sock */
   target: string;
   timeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Bound on the pool (`upstream_max_connections`). */
+  maxConnections?: number;
+  /** Longest wait for a free connection (`upstream_queue_timeout_ms`). */
+  queueTimeoutMs?: number;
 }
 
 export class Upstream {
@@ -19,13 +23,25 @@ export class Upstream {
   readonly authority: string;
   /** Response headers timeout and longest gap in the body (upstream_timeout_ms). */
   readonly timeoutMs: number;
+  readonly maxConnections: number;
+  readonly queueTimeoutMs: number;
+  /**
+   * Requests dispatched and not yet done. undici's pool runs one request per connection (no
+   * pipelining), so once this reaches maxConnections the next request waits in the pool's queue:
+   * counting here is O(1), where pool.stats walks every connection.
+   */
+  active = 0;
+  readonly #origin: string;
+  readonly #options: Pool.Options;
 
   constructor(opts: UpstreamOptions) {
     this.target = opts.target;
     const timeout = opts.timeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
     this.timeoutMs = timeout;
+    this.maxConnections = opts.maxConnections ?? DEFAULT_UPSTREAM_MAX_CONNECTIONS;
+    this.queueTimeoutMs = opts.queueTimeoutMs ?? DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS;
     const common = {
-      connections: UPSTREAM_POOL_CONNECTIONS,
+      connections: this.maxConnections,
       headersTimeout: timeout,
       bodyTimeout: timeout,
       keepAliveTimeout: 4_000,
@@ -34,16 +50,32 @@ export class Upstream {
     if (opts.target.startsWith('unix:')) {
       const socketPath = opts.target.slice('unix:'.length);
       this.authority = 'localhost';
-      this.pool = new Pool('http://localhost', { ...common, socketPath });
+      this.#origin = 'http://localhost';
+      this.#options = { ...common, socketPath };
+      this.pool = new Pool(this.#origin, this.#options);
     } else {
       const url = new URL(opts.target);
       this.authority = url.host;
-      this.pool = new Pool(url.origin, common);
+      this.#origin = url.origin;
+      this.#options = common;
+      this.pool = new Pool(this.#origin, common);
     }
   }
 
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     return this.pool.dispatch(opts, handler);
+  }
+
+  /**
+   * Sends one request on a connection of its own, closed after it: a retry after a reused pool
+   * connection failed must not meet another reused (maybe half-closed) one. Rare, so the cost of a
+   * connection per call does not matter.
+   */
+  dispatchFresh(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const client = new Client(this.#origin, this.#options);
+    const ok = client.dispatch({ ...opts, reset: true }, handler);
+    void client.close();
+    return ok;
   }
 
   close(): Promise<void> {

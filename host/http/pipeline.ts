@@ -1,0 +1,48 @@
+// One request at a time per client connection. node:http parses pipelined requests as they arrive
+// and emits them all at once (it only orders the responses); sent upstream together, 300 pipelined
+// requests on one socket would take 300 upstream connections. Here the next request of a connection
+// starts only once the previous response has ended, as nginx and Envoy do; a parse error behind
+// valid requests is answered after their responses, in order.
+
+import type { Socket } from 'node:net';
+
+interface Line {
+  busy: boolean;
+  waiting: (() => void)[];
+}
+
+const lines = new WeakMap<Socket, Line>();
+
+/**
+ * Runs `start` now if the connection has no request in progress, else after the ones before it.
+ * `done` must be called once the response has ended (or the connection closed).
+ */
+export function inTurn(socket: Socket, start: () => void): () => void {
+  let line = lines.get(socket);
+  if (line === undefined) {
+    line = { busy: false, waiting: [] };
+    lines.set(socket, line);
+  }
+  const l = line;
+  let finished = false;
+  const done = () => {
+    if (finished) return;
+    finished = true;
+    const next = l.waiting.shift();
+    if (next) next();
+    else l.busy = false;
+  };
+  if (l.busy) l.waiting.push(start);
+  else {
+    l.busy = true;
+    start();
+  }
+  return done;
+}
+
+/** Runs `fn` once every request already received on the connection has been answered. */
+export function afterInFlight(socket: Socket, fn: () => void): void {
+  const l = lines.get(socket);
+  if (l === undefined || !l.busy) fn();
+  else l.waiting.push(fn);
+}
