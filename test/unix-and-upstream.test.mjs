@@ -74,7 +74,7 @@ describe('upstream failures', () => {
     const res = await request(`${proxy.url}/x`);
     assert.equal(res.statusCode, 502);
     assert.equal(res.headers['x-outrigger-error'], 'OUTRIGGER_UPSTREAM_UNAVAILABLE');
-    assert.equal(await res.body.text(), 'upstream unavailable: ECONNREFUSED\n');
+    assert.equal(await res.body.text(), 'upstream unavailable: it refused the connection (OUTRIGGER_UPSTREAM_UNAVAILABLE)\n');
     const ready = await request(`${proxy.admin}/readyz`);
     assert.equal(ready.statusCode, 503);
     assert.deepEqual(/** @type {any} */ (await ready.body.json()), { status: 'not ready', problems: ['upstream unreachable: ECONNREFUSED'] });

@@ -13,6 +13,7 @@ import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
 import type { Generation } from '../filters/generation.js';
+import { DEFAULT_CLIENT_BODY_TIMEOUT_MS } from '../limits.js';
 import { watchBodyGaps } from './client-timeouts.js';
 import { collectEndToEnd, isHopByHop } from './hop-by-hop.js';
 import { dispatchAsterisk } from './asterisk-dispatch.js';
@@ -31,8 +32,8 @@ export interface ExchangeEnv {
   batch: ChainBatch;
   logger: Logger;
   limits: ChainLimits;
-  /** Longest gap between request body bytes (client_body_timeout_ms). */
-  clientBodyTimeoutMs: number;
+  /** Longest gap between request body bytes (client_body_timeout_ms); default DEFAULT_CLIENT_BODY_TIMEOUT_MS. */
+  clientBodyTimeoutMs?: number;
   /** Counts outcomes for /metrics-style reporting. */
   stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
   /** normalize_path, trust_forwarded_headers, generate_request_id (see README "Configuration"). */
@@ -132,7 +133,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
         if (!eosSent) this.#chain.requestData(EMPTY, true);
       });
       req.once('error', () => this.#abort(new Error('downstream request aborted')));
-      watchBodyGaps(req, this.#env.clientBodyTimeoutMs, () => this.#bodyStalled());
+      watchBodyGaps(req, this.#env.clientBodyTimeoutMs ?? DEFAULT_CLIENT_BODY_TIMEOUT_MS, () => this.#bodyStalled());
     }
     this.#chain.start(this.#requestEos);
   }
