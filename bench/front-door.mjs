@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import { pino } from 'pino';
 
 const { values } = parseArgs({ strict: false, options: { dist: { type: 'string', default: './dist' }, seconds: { type: 'string', default: '5' } } });
-const dist = path.resolve(values.dist);
+const dist = path.resolve(String(values.dist));
 const { parseConfig } = await import(path.join(dist, 'host/config/load-config.js'));
 const { startOutrigger } = await import(path.join(dist, 'host/server.js'));
 
@@ -38,8 +38,8 @@ async function upstream(closeRate) {
       }
     });
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+  await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
+  return { url: `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`, close: () => server.close() };
 }
 
 async function proxy(up) {

@@ -14,6 +14,10 @@ function hostPort(url) {
  * Opens a socket to `url`, writes `bytes` (string or Buffer, or an array written one after another),
  * and collects everything the peer sends until it closes, `idleMs` pass with no new byte, or
  * `until(text)` returns true. Resolves { text, bytes, closed }.
+ * @param {string} url
+ * @param {string | Buffer | (string | Buffer)[]} bytes
+ * @param {{ idleMs?: number, timeoutMs?: number, until?: (text: string) => boolean }} [opts]
+ * @returns {Promise<{ text: string, bytes: Buffer, closed: boolean }>}
  */
 export function rawRequest(url, bytes, { idleMs = 1_000, timeoutMs = 10_000, until } = {}) {
   return new Promise((resolve, reject) => {
@@ -186,9 +190,9 @@ export async function startRecordingUpstream(respond) {
       }
     });
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url: `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`,
     server,
     connections,
     requests,
