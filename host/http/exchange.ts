@@ -229,7 +229,12 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     this.#holdsUpstream = true;
     try {
       // OPTIONS * has no path for undici: its own one-off connection (asterisk-dispatch.ts).
-      if (opts.path === '*') dispatchAsterisk(up.target, { method: opts.method, headers: opts.headers as string[], body: opts.body as Buffer | Readable | null, timeoutMs: up.timeoutMs }, this);
+      if (opts.path === '*')
+        dispatchAsterisk(
+          up.target,
+          { method: opts.method, headers: opts.headers as string[], body: opts.body as Buffer | Readable | null, timeoutMs: up.timeoutMs },
+          this,
+        );
       else if (fresh) up.dispatchFresh(opts, this);
       else up.dispatch(opts, this);
     } catch (err) {
