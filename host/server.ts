@@ -87,7 +87,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
       if (--stats.inFlight === 0 && drained) drained();
     });
     // One request at a time per connection (pipelining): rejections too keep their place in line.
-    const done = inTurn(req.socket, () => {
+    const done = inTurn(req, () => {
       const target = resolveRequestTarget(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, env.front.normalizePath);
       if ('status' in target) {
         logRejection(logger, req.socket, target.status, target.reason, target.message);

@@ -4,11 +4,14 @@
 // starts only once the previous response has ended, as nginx and Envoy do; a parse error behind
 // valid requests is answered after their responses, in order.
 
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
 interface Line {
   busy: boolean;
   waiting: (() => void)[];
+  /** The request received last: a parse error while its body is incomplete is about it. */
+  last: IncomingMessage | null;
 }
 
 const lines = new WeakMap<Socket, Line>();
@@ -17,13 +20,15 @@ const lines = new WeakMap<Socket, Line>();
  * Runs `start` now if the connection has no request in progress, else after the ones before it.
  * `done` must be called once the response has ended (or the connection closed).
  */
-export function inTurn(socket: Socket, start: () => void): () => void {
+export function inTurn(req: IncomingMessage, start: () => void): () => void {
+  const socket = req.socket;
   let line = lines.get(socket);
   if (line === undefined) {
-    line = { busy: false, waiting: [] };
+    line = { busy: false, waiting: [], last: null };
     lines.set(socket, line);
   }
   const l = line;
+  l.last = req;
   let finished = false;
   const done = () => {
     if (finished) return;
@@ -40,9 +45,12 @@ export function inTurn(socket: Socket, start: () => void): () => void {
   return done;
 }
 
-/** Runs `fn` once every request already received on the connection has been answered. */
+/**
+ * Runs `fn` once every request already received on the connection has been answered; at once when
+ * the last one is still receiving its body (the error is in that body: nothing will end it).
+ */
 export function afterInFlight(socket: Socket, fn: () => void): void {
   const l = lines.get(socket);
-  if (l === undefined || !l.busy) fn();
+  if (l === undefined || !l.busy || l.last?.complete === false) fn();
   else l.waiting.push(fn);
 }
