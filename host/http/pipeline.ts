@@ -33,6 +33,12 @@ export function inTurn(req: IncomingMessage, start: () => void): () => void {
   const done = () => {
     if (finished) return;
     finished = true;
+    // A response that closed the connection (connection: close, an error) ends the line: what was
+    // pipelined behind it is never run (nor sent upstream).
+    if (!socket.writable || socket.destroyed) {
+      l.waiting.length = 0;
+      return;
+    }
     const next = l.waiting.shift();
     if (next) next();
     else l.busy = false;
