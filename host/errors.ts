@@ -26,7 +26,11 @@ export type ErrorCode =
   /** The request head is larger than node's --max-http-header-size allows. */
   | 'OUTRIGGER_HEADERS_TOO_LARGE'
   /** Chunk extensions beyond node's 16 KiB cap (a known denial-of-service pattern). */
-  | 'OUTRIGGER_CHUNK_EXTENSIONS_TOO_LARGE';
+  | 'OUTRIGGER_CHUNK_EXTENSIONS_TOO_LARGE'
+  // outrigger new / outrigger build (host/cli/)
+  | 'OUTRIGGER_NEW_EXISTS'
+  | 'OUTRIGGER_BUILD_PROJECT'
+  | 'OUTRIGGER_BUILD';
 
 export class OutriggerError extends Error {
   readonly code: ErrorCode;
