@@ -4,8 +4,8 @@
 // filters/ then swaps the new module in by itself (the module is written under a temporary name and
 // renamed into place, so the proxy never reads half a file).
 
-import { existsSync, readFileSync, watch } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync, watch } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../config/demo-config.js';
@@ -58,11 +58,25 @@ export async function buildProject(project: FilterProject, { debug = false }: Bu
   const buildFilter = await compiler();
   try {
     const r = await buildFilter(project.entry, project.outFile, { target: debug ? 'debug' : 'release', baseDir: project.dir, sourceMap: debug });
+    // A release build's module no longer matches a source map left by an earlier debug build.
+    if (!debug) await rm(`${project.outFile}.map`, { force: true });
     const { size } = await stat(project.outFile);
     return { ...r, size, target: debug ? 'debug' : 'release' };
   } catch (err) {
     throw new OutriggerError('OUTRIGGER_BUILD', (err as Error).message, 'fix the error above and build again (the previous .wasm is left in place)');
   }
+}
+
+/** The .wasm is newer than every source and was built for the same target (a debug build has a .map). */
+function upToDate(project: FilterProject, debug: boolean): boolean {
+  const built = statSync(project.outFile, { throwIfNoEntry: false });
+  if (!built || existsSync(`${project.outFile}.map`) !== debug) return false;
+  const newest = (dir: string): number =>
+    Math.max(
+      0,
+      ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs)),
+    );
+  return built.mtimeMs > Math.max(newest(path.join(project.dir, 'assembly')), statSync(path.join(project.dir, 'package.json')).mtimeMs);
 }
 
 function report(project: FilterProject, r: Awaited<ReturnType<typeof buildProject>>): void {
@@ -98,7 +112,8 @@ export async function runBuild(dir: string | undefined, { watch: watching = fals
       void rebuild();
     }
   };
-  await rebuild();
+  if (upToDate(project, debug)) process.stdout.write(`${path.relative(process.cwd(), project.outFile)} is up to date\n`);
+  else await rebuild();
   const sources = path.join(project.dir, 'assembly');
   watch(sources, { recursive: true }, (_event, name) => {
     if (name && !String(name).endsWith('.ts')) return;
