@@ -16,7 +16,7 @@ async function outrigger(args, cwd) {
   try {
     const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { cwd, timeout: 60_000 });
     return { code: 0, stdout, stderr };
-  } catch (err) {
+  } catch (/** @type {any} */ err) {
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
 }

@@ -24,7 +24,7 @@ const env = { ...parentEnv, npm_config_update_notifier: 'false' };
 async function run(cmd, args, cwd, timeout = 60_000) {
   try {
     return await exec(cmd, args, { cwd, env, timeout, maxBuffer: 16 << 20 });
-  } catch (err) {
+  } catch (/** @type {any} */ err) {
     throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
   }
 }
