@@ -168,7 +168,7 @@ describe('the packed package, installed into an empty project', { timeout: 240_0
       15_000,
     );
     assert.equal(swapped.status, 200);
-    assert.ok(proxy.out.lines.some((l) => JSON.parse(l).msg === 'generation 2 active'));
+    await until(() => proxy.out.lines.some((l) => /"msg":"reload applied"/.test(l)), 'the swap in the proxy log', 10_000);
 
     // A broken edit: the build reports it, the watch goes on, the last good module keeps serving.
     writeFileSync(file, source.replace('return FilterHeadersStatus.Continue;', 'return FilterHeadersStatus.Continue +;'));
