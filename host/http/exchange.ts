@@ -3,7 +3,7 @@
 // dispatch handler (what the upstream sends back). Bodies stream with back-pressure both ways.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
 import { util as undiciUtil, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { BodyBuffer } from '../chain/body-buffer.js';
@@ -17,6 +17,7 @@ import { collectEndToEnd, isHopByHop } from './hop-by-hop.js';
 import { dispatchAsterisk } from './asterisk-dispatch.js';
 import { forwardedProto, requestIdFor } from './forwarded-headers.js';
 import type { RequestTarget } from './request-target.js';
+import { markUpgraded, tunnel } from './upgrade.js';
 import type { Upstream } from './upstream.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -31,6 +32,13 @@ export interface ExchangeEnv {
   stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
   /** normalize_path, trust_forwarded_headers, generate_request_id (see README "Configuration"). */
   front: { normalizePath: boolean; trustForwardedHeaders: boolean; generateRequestId: boolean };
+}
+
+/** An upgrade request being proxied (upgrade.ts). */
+export interface ExchangeUpgrade {
+  token: string;
+  /** Bytes the client sent after its request head. */
+  head: Buffer;
 }
 
 let nextId = 0;
@@ -83,9 +91,12 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   #finished = false;
   /** The response comes from a filter, not the upstream: ignore what the aborted upstream reports. */
   #localReplying = false;
+  /** A proxied upgrade (upgrade.ts): the token, the client's bytes after its head, and once the upstream said 101, its socket. */
+  readonly #upgrade: ExchangeUpgrade | null;
+  #upstreamSocket: Duplex | null = null;
 
   /** `target`: the request target as resolved and normalized before the filters (request-target.ts). */
-  constructor(req: IncomingMessage, res: ServerResponse, gen: Generation, env: ExchangeEnv, target: RequestTarget) {
+  constructor(req: IncomingMessage, res: ServerResponse, gen: Generation, env: ExchangeEnv, target: RequestTarget, upgrade: ExchangeUpgrade | null = null) {
     this.#req = req;
     this.#res = res;
     this.#gen = gen;
@@ -93,6 +104,9 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     env.stats.requests++;
     const flat: string[] = [':method', req.method ?? 'GET', ':path', target.path, ':authority', target.authority || env.upstream.authority, ':scheme', 'http'];
     collectEndToEnd(req.rawHeaders, flat);
+    // An upgrade keeps its Upgrade header for the filters to see (the only hop-by-hop one kept).
+    this.#upgrade = upgrade;
+    if (upgrade) flat.push('upgrade', upgrade.token);
     // host travels as :authority, as in HTTP/2 and Envoy.
     const headers = new HeaderMap(flat);
     headers.remove('host');
@@ -197,6 +211,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       else if (k === 'x-forwarded-proto') xfp ??= h[i + 1];
       else if (Buffer.isBuffer(body) && (k === 'content-length' || k === 'transfer-encoding')) continue;
       else if (!isHopByHop(k)) headers.push(k, h[i + 1]);
+      // The upgrade goes as undici's upgrade option, which writes Upgrade and Connection itself.
     }
     // A unix-socket client has no address to append.
     const client = this.#stream.connection.sourceAddress;
@@ -207,7 +222,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     this.#dispatched = true;
     try {
       if (path === '*') dispatchAsterisk(this.#env.upstream.target, { method, headers, body, timeoutMs: this.#env.upstream.timeoutMs }, this);
-      else this.#env.upstream.dispatch({ method, path, headers, body: Buffer.isBuffer(body) && body.length === 0 && method === 'GET' ? null : body }, this);
+      else
+        this.#env.upstream.dispatch(
+          { method, path, headers, body: Buffer.isBuffer(body) && body.length === 0 && method === 'GET' ? null : body, upgrade: this.#upgrade?.token ?? null },
+          this,
+        );
     } catch (err) {
       this.onError(err as Error);
     }
@@ -218,6 +237,29 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void {
     if (this.#finished) abort(new Error('downstream closed'));
     else this.#abortUpstream = abort;
+  }
+
+  /** The upstream accepted the upgrade: its 101 runs through the filters' response phase, then the tunnel (responseHeaders). */
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    this.#upstreamDone = true;
+    if (this.#finished || this.#chain.stopped || this.#localReplying || this.#upgrade === null) {
+      socket.destroy();
+      return;
+    }
+    this.#upstreamSocket = socket;
+    const raw: string[] = [];
+    const rh = rawHeaders ?? [];
+    for (let i = 0; i < rh.length; i += 2) {
+      raw.push(undiciUtil.headerNameToString(rh[i] as Buffer), rh[i + 1].toString('latin1'));
+    }
+    const flat: string[] = [':status', String(statusCode)];
+    collectEndToEnd(raw, flat, true);
+    flat.push('upgrade', this.#upgrade.token);
+    const s = this.#stream;
+    s.responseHeaders = new HeaderMap(flat);
+    s.responseCode = statusCode;
+    this.#responseEosAtHeaders = true;
+    this.#chain.responseHeaders(true);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -277,6 +319,14 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   // ---- ChainSink: response direction -------------------------------------------------------------
 
   responseHeaders(): void {
+    const up = this.#upstreamSocket;
+    if (up !== null && this.#upgrade !== null) {
+      this.#sendResponseHeaders(-1, true);
+      const res = this.#res;
+      markUpgraded(res);
+      res.end(() => tunnel(res, this.#req.socket, this.#upgrade!.head, up, () => this.#finish()));
+      return;
+    }
     if (this.#responseEosAtHeaders) {
       this.#sendResponseHeaders(-1);
       this.#res.end();
@@ -324,7 +374,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   }
 
   /** `exactLength` ≥ 0 when the whole body is known: content-length is set to it. */
-  #sendResponseHeaders(exactLength: number): void {
+  /** `upgraded`: the upstream's 101, sent with Connection: upgrade (filters cannot turn it into another status). */
+  #sendResponseHeaders(exactLength: number, upgraded = false): void {
     const map = this.#stream.responseHeaders!;
     const h = map.flat;
     const out: string[] = [];
@@ -344,6 +395,10 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       out.push(k, h[i + 1]);
     }
     if (exactLength >= 0 && !this.#responseEosAtHeaders) out.push('content-length', String(exactLength));
+    if (upgraded) {
+      out.push('connection', 'upgrade');
+      status = 101;
+    }
     this.#res.writeHead(status, out);
   }
 
@@ -395,6 +450,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   }
 
   #stopUpstream(reason: string): void {
+    if (this.#upstreamSocket !== null && !this.#finished) this.#upstreamSocket.destroy();
     if (this.#dispatched && !this.#upstreamDone) this.#abortUpstream?.(new Error(reason));
     this.#requestBody?.destroy();
   }
