@@ -29,6 +29,7 @@ async function get(url) {
 }
 
 async function filter(proxy, name) {
+  /** @type {any} */
   const status = await (await request(`${proxy.admin}/filters`)).body.json();
   return status.filters.find((f) => f.name === name);
 }
@@ -106,7 +107,7 @@ filters:
 `,
           { dir },
         ),
-        (err) => {
+        (/** @type {any} */ err) => {
           assert.match(err.message, /OUTRIGGER_WASM_MEMORY_OVER_CAP: big: .*big\.wasm starts with 2\.0 MiB of linear memory, over its cap of 1 MiB/);
           return true;
         },
