@@ -16,6 +16,7 @@ import { GuestMemory } from './guest-memory.js';
 import { DeadlineExceeded, GuestExit, describeGuestError } from './guest-errors.js';
 import { buildImports } from './imports.js';
 import type { SharedData } from './shared-data.js';
+import type { SourceMap } from './source-map.js';
 
 export interface PluginSpec {
   /** The filter's configured name: the plugin_name property and the log tag. */
@@ -35,6 +36,8 @@ export interface PluginSpec {
   clock?: Clock;
   /** Who answers proxy_http_call (the test harness's mocked clusters; see http-call-dispatcher.ts). */
   httpCalls?: HttpCallDispatcher;
+  /** The module's source map (built with --sourceMap), for source positions in fault backtraces. */
+  sourceMap?: SourceMap | null;
 }
 
 export interface FilterLimits {

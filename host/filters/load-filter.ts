@@ -8,6 +8,7 @@ import type { AbiVersion } from '../../abi/functions.js';
 import { detectAbiVersion } from '../abi/abi-version.js';
 import type { MetricRegistry } from '../abi/filter-metrics.js';
 import type { SharedData } from '../abi/shared-data.js';
+import { loadSourceMap, type SourceMap } from '../abi/source-map.js';
 import { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
@@ -19,6 +20,8 @@ export interface CompiledModule {
   abi: AbiVersion;
   sha256: string;
   size: number;
+  /** The source map the module names (debug builds), or null. */
+  sourceMap: SourceMap | null;
 }
 
 export interface FilterFile {
@@ -63,7 +66,7 @@ export async function compileFilter({ bytes, sha256 }: FilterFile, name: string,
       'rebuild the filter; a file copied while still being written looks like this too',
     );
   }
-  return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength };
+  return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength, sourceMap: loadSourceMap(module, file) };
 }
 
 /** Starts a filter from a compiled module. Throws OutriggerError when it does not start. */
@@ -87,6 +90,7 @@ export function startFilter(
       metrics: shared.metrics,
       sharedData: shared.sharedData,
       limits: entry.limits,
+      sourceMap: compiled.sourceMap,
     },
     entry.onError,
   );

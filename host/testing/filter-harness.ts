@@ -6,11 +6,13 @@
 
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { AbiVersion } from '../../abi/functions.js';
 import { detectAbiVersion } from '../abi/abi-version.js';
 import { MetricRegistry } from '../abi/filter-metrics.js';
 import { SharedData } from '../abi/shared-data.js';
+import { loadSourceMap, type SourceMap } from '../abi/source-map.js';
 import { WasmFilter } from '../abi/wasm-filter.js';
 import type { BodyBuffer } from '../chain/body-buffer.js';
 import { FilterChain, type ChainSink } from '../chain/filter-chain.js';
@@ -152,7 +154,7 @@ export class TestFilter {
   readonly #pending = new Set<Promise<unknown>>();
 
   /** Use loadFilter(). */
-  constructor(module: WebAssembly.Module, abi: AbiVersion, options: LoadOptions) {
+  constructor(module: WebAssembly.Module, abi: AbiVersion, options: LoadOptions, sourceMap: SourceMap | null = null) {
     this.name = options.name ?? 'filter';
     this.#options = options;
     this.clock = options.clock ?? new VirtualClock();
@@ -188,6 +190,7 @@ export class TestFilter {
         sharedData: store,
         clock: this.clock,
         httpCalls: this.clusters,
+        sourceMap,
       },
       options.onError ?? 'fail_closed',
     );
@@ -388,7 +391,9 @@ function filterLogger(logs: LogRecord[], reqId: string, filter: string, err: Fil
 
 /** Loads a .wasm (a path or its bytes) and starts it as the proxy would: configured, ready for requests. */
 export async function loadFilter(wasm: string | URL | Uint8Array, options: LoadOptions = {}): Promise<TestFilter> {
-  const bytes = typeof wasm === 'string' || wasm instanceof URL ? await readFile(wasm) : wasm;
+  const file = typeof wasm === 'string' ? wasm : wasm instanceof URL ? fileURLToPath(wasm) : null;
+  const bytes = file !== null ? await readFile(file) : (wasm as Uint8Array);
   const module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
-  return new TestFilter(module, detectAbiVersion(module, options.name ?? 'filter'), options);
+  // A debug build's source map sits beside its file: traps then name file.ts:line:col.
+  return new TestFilter(module, detectAbiVersion(module, options.name ?? 'filter'), options, loadSourceMap(module, file));
 }
