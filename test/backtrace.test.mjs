@@ -1,6 +1,7 @@
-// Errors a filter author can act on: a trap in a filter built with a source map (the debug build)
-// names the AssemblyScript function and file.ts:line:col, in the proxy's log line and in /filters,
-// and in the test harness's fault. Without a source map the frames still carry function names.
+// Errors a filter author can act on: a trap names the AssemblyScript functions it went through, in
+// the proxy's log line and in /filters; in the test harness (which runs the module as built) a debug
+// build's source map adds file.ts:line:col. In the proxy the sandbox's rewrite moves the byte offsets
+// the map refers to, so there the frames carry names only (see host/filters/load-filter.ts).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +19,7 @@ const TRAP_LINE =
     .split('\n')
     .findIndex((l) => l.includes('TRAP-LINE')) + 1;
 
-test('a trap in a debug build: the proxy log line and /filters name filter.ts:LINE', T, async () => {
+test('a trap in the proxy: the log line and /filters name the functions, innermost first', T, async () => {
   assert.ok(TRAP_LINE > 0);
   const upstream = await startUpstream();
   const proxy = await startProxy(`
@@ -34,21 +35,18 @@ filters:
     assert.equal(res.statusCode, 503);
     const line = proxy.logs.find((l) => l.code === 'OUTRIGGER_FILTER_TRAP' && l.filter === 'mapped');
     assert.ok(line, JSON.stringify(proxy.logs));
-    assert.ok(line.msg.includes(`checkPath (${SOURCE}:${TRAP_LINE}:`), line.msg);
-    const filters = await (await request(`${proxy.admin}/filters`)).body.json();
+    assert.match(line.msg, /unreachable \[test\/fixtures\/filters\/trap_debug\/checkPath < test\/fixtures\/filters\/trap_debug\/TrapDebug#onRequestHeaders/);
+    const filters = /** @type {any} */ (await (await request(`${proxy.admin}/filters`)).body.json());
     const bt = filters.filters.find((f) => f.name === 'mapped').last_backtrace;
-    assert.match(bt[0], new RegExp(`checkPath \\(${SOURCE.replaceAll('/', '\\/').replace('.', '\\.')}:${TRAP_LINE}:\\d+\\)$`));
-    assert.ok(
-      bt.some((f) => f.includes('onRequestHeaders') && f.includes(`${SOURCE}:`)),
-      bt.join('\n'),
-    );
+    assert.match(bt[0], /checkPath \(wasm offset 0x[0-9a-f]+\)$/);
+    assert.match(bt[1], /TrapDebug#onRequestHeaders /);
   } finally {
     await proxy.close();
     await upstream.close();
   }
 });
 
-test('the harness reports the same source position; a release build without a map keeps function names', T, async () => {
+test('the harness names filter.ts:LINE from the source map; given bytes (no map beside them), names only', T, async () => {
   const f = await loadFilter(path.join(FIXTURES, 'trap_debug.wasm'));
   try {
     const r = await f.request({ path: '/trap' });

@@ -41,8 +41,9 @@ test('request and response headers, both directions, as the upstream and the cli
 
 test("a config the filter rejects fails loadFilter with the filter's own words", T, async () => {
   await assert.rejects(loadFilter(path.join(FILTERS, 'add_header.wasm'), { config: 'not json' }), (err) => {
-    assert.equal(err.code, 'OUTRIGGER_FILTER_CONFIGURE');
-    assert.match(err.message, /must be a JSON object/);
+    const e = /** @type {any} */ (err);
+    assert.equal(e.code, 'OUTRIGGER_FILTER_CONFIGURE');
+    assert.match(e.message, /must be a JSON object/);
     return true;
   });
 });

@@ -66,7 +66,10 @@ export async function compileFilter({ bytes, sha256 }: FilterFile, name: string,
       'rebuild the filter; a file copied while still being written looks like this too',
     );
   }
-  return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength, sourceMap: loadSourceMap(module, file) };
+  // The sandbox's rewrite moves every byte offset, and binaryen cannot carry a source map through it
+  // (it reads none): the map then only fits an unrewritten module. Frames keep their function names.
+  const sourceMap = sandboxDisabled() ? loadSourceMap(module, file) : null;
+  return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength, sourceMap };
 }
 
 /** Starts a filter from a compiled module. Throws OutriggerError when it does not start. */

@@ -19,7 +19,7 @@ import { FilterChain, type ChainSink } from '../chain/filter-chain.js';
 import type { FailurePolicy, FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
-import { DEFAULT_FILTER_HOLD_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_BODY_BYTES } from '../limits.js';
+import { DEFAULT_CPU_MS, DEFAULT_FILTER_HOLD_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_BODY_BYTES, DEFAULT_MEMORY_MB, DEFAULT_START_MS } from '../limits.js';
 import { flatToObject, toFlat, type HeadersInit } from './headers.js';
 import { MockClusters, type MockCluster, type MockResponse } from './mock-clusters.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -191,6 +191,7 @@ export class TestFilter {
         clock: this.clock,
         httpCalls: this.clusters,
         sourceMap,
+        limits: { cpuMs: DEFAULT_CPU_MS, startMs: DEFAULT_START_MS, memoryMb: DEFAULT_MEMORY_MB },
       },
       options.onError ?? 'fail_closed',
     );
