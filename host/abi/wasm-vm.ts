@@ -32,6 +32,8 @@ export interface PluginSpec {
   sharedData: SharedData;
   /** The filter's `limits` (CPU budgets in ms; the memory cap is applied to the module at load). */
   limits: FilterLimits;
+  /** `debug: true`: log each non-Ok host-call result once per call site (host-call-diagnostics.ts). */
+  debug?: boolean;
   /** Time and tick timers; the system clock unless a test harness passes a virtual one. */
   clock?: Clock;
   /** Who answers proxy_http_call (the test harness's mocked clusters; see http-call-dispatcher.ts). */

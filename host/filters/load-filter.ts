@@ -93,6 +93,7 @@ export function startFilter(
       metrics: shared.metrics,
       sharedData: shared.sharedData,
       limits: entry.limits,
+      debug: entry.debug,
       sourceMap: compiled.sourceMap,
     },
     entry.onError,

@@ -33,6 +33,8 @@ export interface LoadOptions {
   /** The filter's name in logs and metrics (default "filter"). */
   name?: string;
   onError?: FailurePolicy;
+  /** As `debug: true` in outrigger.yaml: log each non-Ok host-call result once per call site. */
+  debug?: boolean;
   /** Answers proxy_http_call by cluster name. */
   clusters?: Record<string, MockCluster | MockResponse>;
   /** The virtual clock (default: one starting at the real time now). */
@@ -191,6 +193,7 @@ export class TestFilter {
         clock: this.clock,
         httpCalls: this.clusters,
         sourceMap,
+        debug: options.debug === true,
         limits: { cpuMs: DEFAULT_CPU_MS, startMs: DEFAULT_START_MS, memoryMb: DEFAULT_MEMORY_MB },
       },
       options.onError ?? 'fail_closed',

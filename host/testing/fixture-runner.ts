@@ -40,7 +40,7 @@ type Obj = Record<string, Json>;
 
 const CASE_KEYS = ['name', 'request', 'upstream', 'tick_ms', 'expect'];
 const EXPECT_KEYS = ['request', 'response', 'local_reply', 'reset', 'logs', 'metrics', 'shared_data', 'faults'];
-const FILE_KEYS = ['filter', 'config', 'vm_config', 'root_id', 'vm_id', 'on_error', 'clusters', 'cases'];
+const FILE_KEYS = ['filter', 'config', 'vm_config', 'root_id', 'vm_id', 'on_error', 'debug', 'clusters', 'cases'];
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -211,6 +211,7 @@ export async function runFixtureFile(file: string): Promise<CaseResult[]> {
       rootId: typeof doc.root_id === 'string' ? doc.root_id : undefined,
       vmId: typeof doc.vm_id === 'string' ? doc.vm_id : undefined,
       onError: doc.on_error === 'fail_open' ? 'fail_open' : 'fail_closed',
+      debug: doc.debug === true,
       clusters: (isObj(doc.clusters) ? doc.clusters : undefined) as never,
     });
   } catch (err) {
