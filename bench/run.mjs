@@ -49,6 +49,9 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench builds fir
                      of fresh processes started in alternating order); no goal checks
   --b-filters DIR    with --together: B's .wasm come from DIR (e.g. the examples built with a
                      changed SDK); A and B may then name the same configuration
+  --b-env K=V[,K=V]  with --together: environment for B's proxy process only (e.g.
+                     OUTRIGGER_UNSAFE_NO_SANDBOX=1 to measure the sandbox); A and B may then name
+                     the same configuration
   --node-flags STR   V8/node flags for every proxy child, fastify and Outrigger alike
                      (e.g. "--max-semi-space-size=32"; default none)
 env BENCH_QUICK=1    short smoke run (flags still override)`;
@@ -67,6 +70,7 @@ try {
       'node-flags': { type: 'string' },
       together: { type: 'string' },
       'b-filters': { type: 'string' },
+      'b-env': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -166,9 +170,10 @@ if (args.only) {
 }
 if (TOGETHER) {
   const bDir = args['b-filters'] ? path.resolve(args['b-filters']) : null;
+  const bEnv = args['b-env'] ? Object.fromEntries(args['b-env'].split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) : null;
   const ok =
     TOGETHER.length === 2 &&
-    (TOGETHER[0] !== TOGETHER[1] || bDir !== null) &&
+    (TOGETHER[0] !== TOGETHER[1] || bDir !== null || bEnv !== null) &&
     TOGETHER.every((id) => ALL_CONFIGS.some((c) => c.id === id && c.kind !== 'direct')) &&
     (bDir === null || ALL_CONFIGS.find((c) => c.id === TOGETHER[1]).kind === 'outrigger');
   if (!ok || args.only) {
@@ -183,8 +188,15 @@ if (TOGETHER) {
   }
   CONFIGS = TOGETHER.map((id) => ALL_CONFIGS.find((c) => c.id === id));
   if (bDir) CONFIGS[1] = { ...CONFIGS[1], id: `${CONFIGS[1].id}(b)`, label: `${CONFIGS[1].label}, .wasm from ${bDir}`, filtersPath: bDir };
-} else if (args['b-filters']) {
-  process.stderr.write('--b-filters: only with --together\n');
+  if (bEnv)
+    CONFIGS[1] = {
+      ...CONFIGS[1],
+      id: CONFIGS[1].id.endsWith('(b)') ? CONFIGS[1].id : `${CONFIGS[1].id}(b)`,
+      label: `${CONFIGS[1].label}, env ${args['b-env']}`,
+      env: bEnv,
+    };
+} else if (args['b-filters'] || args['b-env']) {
+  process.stderr.write('--b-filters, --b-env: only with --together\n');
   process.exit(2);
 }
 
@@ -231,9 +243,10 @@ process.on('unhandledRejection', (/** @type {any} */ err) => {
 });
 
 /** Starts `node <args>` with the exit-with-parent guard; collects its output lines. */
-function startChild(name, nodeArgs, extraNodeFlags = []) {
+function startChild(name, nodeArgs, extraNodeFlags = [], extraEnv = null) {
   const child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, ...extraNodeFlags, ...nodeArgs], {
     cwd: ROOT,
+    env: extraEnv ? { ...process.env, ...extraEnv } : process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const rec = {
@@ -696,7 +709,7 @@ function outriggerYaml(cfg, upstreamUrl) {
 async function startOutrigger(cfg, upstreamUrl) {
   const file = path.join(tmpDir, `${cfg.id}.yaml`);
   writeFileSync(file, outriggerYaml(cfg, upstreamUrl));
-  const rec = startChild(cfg.id, [path.join(ROOT, 'bin', 'outrigger.js'), 'start', '--config', file], profileFlags(cfg));
+  const rec = startChild(cfg.id, [path.join(ROOT, 'bin', 'outrigger.js'), 'start', '--config', file], profileFlags(cfg), cfg.env ?? null);
   const ready = await waitForLine(rec, (o) => o.msg === 'outrigger ready', 'the "outrigger ready" log line');
   return { rec, url: `http://${ready.listen}`, adminUrl: ready.admin ? `http://${ready.admin}` : null, configFile: file };
 }

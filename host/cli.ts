@@ -8,13 +8,21 @@ import type { OutriggerConfig } from './config/config.js';
 import { demoConfig, PACKAGE_ROOT } from './config/demo-config.js';
 import { loadConfigFile } from './config/load-config.js';
 import { OutriggerError } from './errors.js';
+import { runTests } from './cli/test.js';
 import { FilterManager } from './filters/filter-manager.js';
+import { runBuild } from './cli/build.js';
+import { runNew } from './cli/new.js';
 import { startOutrigger } from './server.js';
 
 const USAGE = `usage:
   outrigger start [--config FILE]      run the proxy (no --config: the built-in demo on 127.0.0.1:8080)
                   [--no-watch]         reload only on SIGHUP or POST /reload, not on file changes
   outrigger validate --config FILE     check a config and start each filter once, then exit
+  outrigger new NAME [--outrigger SPEC]  create ./NAME, a filter project (SPEC: its outrigger dependency)
+  outrigger build [DIR] [--watch] [--debug]
+                                       compile a filter project's assembly/filter.ts to filters/NAME.wasm
+                                       (release; --debug: debug build with a source map; --watch: on every save)
+  outrigger test [FILE|DIR ...]        run a filter's fixture tests (*.test.yaml) without a proxy
   outrigger --version`;
 
 function fail(err: unknown): never {
@@ -80,6 +88,11 @@ export async function main(argv: string[]): Promise<void> {
     else if (cmd === 'validate') {
       if (!values.config) throw new OutriggerError('OUTRIGGER_USAGE', 'validate needs --config FILE', USAGE);
       await validate(values.config);
+    } else if (cmd === 'new') await runNew(positionals[1], values.outrigger, USAGE);
+    else if (cmd === 'build') await runBuild(positionals[1], { watch: values.watch, debug: values.debug });
+    else if (cmd === 'test') {
+      const results = await runTests(positionals.slice(1), (s) => process.stdout.write(s));
+      if (results.some((r) => !r.ok)) process.exitCode = 1;
     } else throw new OutriggerError('OUTRIGGER_USAGE', `unknown command "${cmd}"`, USAGE);
   } catch (err) {
     fail(err);
@@ -95,6 +108,9 @@ function parseCommandLine(argv: string[]) {
       options: {
         config: { type: 'string', short: 'c' },
         'no-watch': { type: 'boolean' },
+        watch: { type: 'boolean' },
+        debug: { type: 'boolean' },
+        outrigger: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },

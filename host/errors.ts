@@ -30,7 +30,13 @@ export type ErrorCode =
   /** 503: no upstream connection free within upstream_queue_timeout_ms; raise upstream_max_connections or scale the upstream. */
   | 'OUTRIGGER_UPSTREAM_OVERLOADED'
   /** 408: the client's head or body did not arrive in time (client_header_timeout_ms / client_body_timeout_ms). */
-  | 'OUTRIGGER_CLIENT_TIMEOUT';
+  | 'OUTRIGGER_CLIENT_TIMEOUT'
+  // outrigger new / outrigger build (host/cli/)
+  | 'OUTRIGGER_NEW_EXISTS'
+  | 'OUTRIGGER_BUILD_PROJECT'
+  | 'OUTRIGGER_BUILD'
+  /** `outrigger test`: a fixture file that cannot be read, parsed or started. */
+  | 'OUTRIGGER_TEST_FIXTURE';
 
 export class OutriggerError extends Error {
   readonly code: ErrorCode;

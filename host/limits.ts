@@ -66,3 +66,9 @@ export const MEMORY_REPLACE_FRACTION = 0.75;
  * summed up in the next line logged, so a flood of bad requests cannot flood the log.
  */
 export const REJECTION_LOG_PER_SECOND = 10;
+/**
+ * `outrigger build --watch` compiles once no source change came for this long: editors save in several
+ * writes (and formatters rewrite right after), and one build per save is what the user wants. Small
+ * next to a compile (~0.5-2 s), so it hardly adds to save-to-live.
+ */
+export const BUILD_WATCH_QUIET_MS = 50;

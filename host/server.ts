@@ -13,12 +13,13 @@ import { Reloader, type ReloadResult } from './filters/reloader.js';
 import { buildAdminServer } from './http/admin-server.js';
 import { startEchoUpstream } from './http/echo-upstream.js';
 import { clientErrorReply, rawReply } from './http/client-error.js';
-import { Exchange, type ExchangeEnv } from './http/exchange.js';
+import { Exchange, type ExchangeEnv, type ExchangeUpgrade } from './http/exchange.js';
 import { boundAddress, listen } from './http/listen.js';
 import { logRejection } from './http/rejection-log.js';
 import { resolveRequestTarget } from './http/request-target.js';
 import { serverTimeoutOptions } from './http/client-timeouts.js';
 import { afterInFlight, inTurn } from './http/pipeline.js';
+import { proxiedUpgrade, responseOver, upgradeHasBody } from './http/upgrade.js';
 import { Upstream } from './http/upstream.js';
 import { UpstreamProbe } from './http/upstream-probe.js';
 
@@ -81,9 +82,11 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   let probe = new UpstreamProbe(target);
   let drained: (() => void) | null = null;
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse, upgrade: ExchangeUpgrade | null = null, fromUpgradeEvent = false) => {
     stats.inFlight++;
-    res.once('close', () => {
+    // A request from the 'upgrade' event owns its connection (closed after the response, or a
+    // tunnel): it is in flight until the socket closes.
+    (fromUpgradeEvent ? req.socket : res).once('close', () => {
       if (--stats.inFlight === 0 && drained) drained();
     });
     // One request at a time per connection (pipelining): rejections too keep their place in line.
@@ -101,9 +104,9 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         res.end(body);
         return;
       }
-      new Exchange(req, res, manager.acquire(), env, target).start();
+      new Exchange(req, res, manager.acquire(), env, target, upgrade).start();
     });
-    res.once('close', done);
+    (fromUpgradeEvent ? req.socket : res).once('close', done);
   };
   const server = createServer(serverTimeoutOptions(config), onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -115,6 +118,21 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         socket.end(r.bytes);
       } else socket.destroy();
     });
+  });
+  // Node hands over every request with Upgrade and Connection: upgrade here, without a response.
+  /** Upgraded connections leave node's tracking: shutdown closes them itself. */
+  const upgraded = new Set<Socket>();
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    const token = proxiedUpgrade(req);
+    if (token === null && upgradeHasBody(req)) {
+      // A declined upgrade goes on as HTTP/1.1, but node left its body on the socket unread.
+      logRejection(logger, socket, 400, 'upgrade_with_body', 'an Upgrade request other than websocket with a body');
+      socket.end(rawReply(400, 'OUTRIGGER_BAD_REQUEST', 'Outrigger proxies only websocket upgrades; send the request without Upgrade\n'));
+      return;
+    }
+    onRequest(req, responseOver(req, socket), token === null ? null : { token, head }, true);
   });
   // Without a listener node drops a CONNECT's socket silently; Outrigger does not tunnel: 405.
   server.on('connect', (_req: IncomingMessage, socket: Socket) => {
@@ -205,6 +223,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         }
         if (stats.inFlight > 0) logger.warn({ inFlight: stats.inFlight }, 'drain timeout: closing remaining connections');
         server.closeAllConnections();
+        for (const s of upgraded) s.destroy();
         await closed;
         await admin?.close();
         await env.upstream.close();

@@ -7,7 +7,7 @@
 //   import { buildFilter } from "./build-filters.mjs";
 //   await buildFilter("examples/add-header/filter.ts", "filters/add_header.wasm", { target: "release" });
 import asc from 'assemblyscript/asc';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,26 +19,31 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
  * @param {string} outFile    path of the .wasm to write (its directory is created). It is written to a
  *                            temporary name and renamed into place, so a directory watcher never sees
  *                            a half-written module.
- * @param {{target?: "release" | "debug"}} [options]
+ * @param {{target?: "release" | "debug", baseDir?: string, sourceMap?: boolean}} [options]
+ *   baseDir: the directory whose node_modules resolve package imports (`import ... from "outrigger/sdk"`
+ *   in a filter project; default this repository). sourceMap: also write `<outFile>.map` (with the
+ *   sources embedded) and reference it from the module.
  * @returns {Promise<{outFile: string, ms: number, warnings: string}>} warnings: what the compiler and
  *   the SDK transform wrote to stderr on success (e.g. that the standard collector was used), or ""
  * @throws {Error} with the compiler's diagnostics when compilation fails
  */
-export async function buildFilter(entryFile, outFile, { target = 'release' } = {}) {
+export async function buildFilter(entryFile, outFile, { target = 'release', baseDir = ROOT, sourceMap = false } = {}) {
   const started = Date.now();
   const entry = path.resolve(entryFile);
   const out = path.resolve(outFile);
+  const base = path.resolve(baseDir);
   await mkdir(path.dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
   let stdout = '';
   let stderr = '';
   const { error } = await asc.main(
     [
-      path.relative(ROOT, entry),
+      path.relative(base, entry),
       '--baseDir',
-      ROOT,
+      base,
       '--config',
-      'asconfig.json',
+      // Absolute, so a filter project outside this repository builds with the same settings.
+      path.join(ROOT, 'asconfig.json'),
       '--target',
       target,
       // The SDK's build transform (sdk/README.md): given here with an absolute path, since asc
@@ -47,6 +52,9 @@ export async function buildFilter(entryFile, outFile, { target = 'release' } = {
       path.join(ROOT, 'sdk', 'transform', 'index.mjs'),
       '--outFile',
       tmp,
+      // asc names the map after the output file; the module is written under a temporary name, so the
+      // map's name (and the URL in the module) are given explicitly.
+      ...(sourceMap ? ['--sourceMap', `./${path.basename(out)}.map`] : []),
     ],
     {
       stdout: {
@@ -68,8 +76,16 @@ export async function buildFilter(entryFile, outFile, { target = 'release' } = {
     const detail = [stderr.trim(), stdout.trim()].filter(Boolean).join('\n');
     throw new Error(`asc failed for ${path.relative(process.cwd(), entry)}: ${error.message}${detail ? `\n${detail}` : ''}`);
   }
+  if (sourceMap) await fixSourceRoot(`${out}.map`);
   await rename(tmp, out);
   return { outFile: out, ms: Date.now() - started, warnings: stderr.trim() };
+}
+
+/** asc sets the map's sourceRoot from the temporary output name; the sources are embedded anyway. */
+async function fixSourceRoot(mapFile) {
+  const map = JSON.parse(await readFile(mapFile, 'utf8'));
+  map.sourceRoot = './';
+  await writeFile(mapFile, JSON.stringify(map));
 }
 
 /** Every examples/<name>/filter.ts, with the .wasm it builds to (filters/<name, - → _>.wasm). */

@@ -158,7 +158,9 @@ async function buildFilterFixtures() {
     }
     let warnings = '';
     try {
-      warnings = (await builder.buildFilter(entry, output, { target }))?.warnings ?? '';
+      // *_debug.ts fixtures: the debug build with a source map (trap backtraces with file.ts:line).
+      const debug = entry.endsWith('_debug.ts');
+      warnings = (await builder.buildFilter(entry, output, debug ? { target: 'debug', sourceMap: true } : { target }))?.warnings ?? '';
     } catch (err) {
       const detail = err?.stderr || err?.message || String(err);
       throw new BuildError(`building ${rel(entry)} failed:\n${String(detail).trim()}`);

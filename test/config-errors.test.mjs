@@ -57,6 +57,17 @@ describe('config errors', () => {
     assert.match(r.stderr, /\(2 problems\)/);
   });
 
+  it('limits: unknown key and out-of-range values, each named', () => {
+    const r = startWith(
+      `upstream: http://127.0.0.1:1\nfilters_dir: .\nfilters:\n${GOOD_FILTER}    limits: { cpu_ms: 0, memory_mb: 5000, start: 10, start_ms: fast }\n`,
+    );
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /filters\[0\]\.limits\.cpu_ms: expected a whole number of milliseconds, at least 1, got number 0/);
+    assert.match(r.stderr, /filters\[0\]\.limits\.memory_mb: expected a whole number of MiB from 1 to 4096, got number 5000/);
+    assert.match(r.stderr, /bad\.yaml:7:\d+: filters\[0\]\.limits\.start: unknown key; limits takes cpu_ms, start_ms, memory_mb/);
+    assert.match(r.stderr, /filters\[0\]\.limits\.start_ms: expected a whole number of milliseconds, at least 1, got string "fast"/);
+  });
+
   it('duplicate filter name', () => {
     const r = startWith(`upstream: http://127.0.0.1:1\nfilters_dir: .\nfilters:\n${GOOD_FILTER}${GOOD_FILTER}`);
     assert.notEqual(r.status, 0);

@@ -14,6 +14,7 @@ const CPU_MS = 100;
 /** Wall-clock bound for requests queued behind a stuck callback: generous, the machine is shared. */
 const SLOW = 3000;
 
+/** @param {string} url @param {{ method?: string, body?: string }} [options] */
 async function send(url, { method = 'GET', body } = {}) {
   const t0 = performance.now();
   try {
@@ -89,6 +90,8 @@ describe('an infinite loop in a data-path callback (fail_open)', () => {
       assert.ok(main.ms < SLOW, `the stuck request took ${main.ms.toFixed(0)} ms`);
       // A fresh instance serves the next request.
       await until(async () => (await send(`${proxy.url}/after-${where}`)).status === 200, 'a 200 after the stop');
+      /** @type {any} */
+      /** @type {any} */
       const status = await (await request(`${proxy.admin}/filters`)).body.json();
       const f = status.filters.find((x) => x.name === filter);
       assert.ok(f.traps >= 1, 'the stop is counted');
@@ -127,6 +130,7 @@ filters:
     const next = await send(`${proxy.url}/ok`);
     assert.equal(next.status, 200);
     assert.equal(next.headers['x-spin-seen'], '1', 'a fresh instance');
+    /** @type {any} */
     const status = await (await request(`${proxy.admin}/filters`)).body.json();
     assert.equal(status.filters[0].traps, 1, 'the stop is counted');
   });
@@ -192,6 +196,7 @@ filters:
   });
 
   it('rejects the candidate within twice start_ms; the last good version keeps serving', { timeout: 30_000 }, async () => {
+    /** @returns {Promise<any>} */
     const filters = async () => (await request(`${proxy.admin}/filters`)).body.json();
     const before = await filters();
     writeFileSync(`${file}.tmp`, readFileSync(path.join(FIXTURES, 'spin.wasm')));

@@ -8,6 +8,7 @@ import { FilterFault, type FailurePolicy, type FaultKind, type FilterHealthState
 import type { HttpStream } from '../chain/http-stream.js';
 import { FILTER_RESTART_BURST, FILTER_RESTART_WINDOW_MS, MEMORY_REPLACE_FRACTION } from '../limits.js';
 import { OutriggerError } from '../errors.js';
+import { userSourceFrame, wasmBacktrace } from './backtrace.js';
 import { describeGuestError } from './guest-errors.js';
 import { Phase, WasmVm, type PluginSpec } from './wasm-vm.js';
 
@@ -120,7 +121,11 @@ export class WasmFilter implements FilterInstance {
   }
 
   #fault(vm: WasmVm, err: unknown, own: HttpStream | null = null): FilterFault {
-    const message = vm.failed ?? describeGuestError(err);
+    const backtrace = wasmBacktrace(err, this.#spec.sourceMap ?? null);
+    if (backtrace.length) this.lastBacktrace = backtrace;
+    // The innermost frame in the filter's own source, so the log line says where to look.
+    const where = userSourceFrame(err, this.#spec.sourceMap ?? null);
+    const message = (vm.failed ?? describeGuestError(err)) + (where ? ` at ${where}` : '');
     this.traps++;
     const kind = vm.failedKind ?? 'trap';
     this.faults[kind]++;

@@ -18,6 +18,8 @@ export interface FilterConfig {
   configuration: Buffer;
   vmConfiguration: Buffer;
   onError: FailurePolicy;
+  /** Log every non-Ok host-call result once per call site (the `debug` key). */
+  debug: boolean;
   /** `limits`: CPU budgets per callback and start-up (ms), linear memory cap (MiB); defaults in limits.ts. */
   limits: FilterLimits;
 }

@@ -45,7 +45,7 @@ const TOP_KEYS = [
   'upstream_max_connections',
   'upstream_queue_timeout_ms',
 ] as const;
-const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits'] as const;
+const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits', 'debug'] as const;
 const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
 /** wasm32 linear memory ends at 4 GiB. */
 const MAX_MEMORY_MB = 4096;
@@ -209,6 +209,7 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
     const onError = e.on_error ?? 'fail_closed';
     if (!POLICIES.includes(onError as FailurePolicy)) p.add(['filters', i, 'on_error'], `expected fail_closed or fail_open, got ${describe(onError)}`);
     const limits = parseLimits(e.limits, i, p);
+    if (e.debug !== undefined && typeof e.debug !== 'boolean') p.add(['filters', i, 'debug'], `expected true or false, got ${describe(e.debug)}`);
     out.push({
       name,
       file,
@@ -219,6 +220,7 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
       configuration: configBytes(e.config),
       vmConfiguration: configBytes(e.vm_config),
       onError: onError as FailurePolicy,
+      debug: e.debug === true,
     });
   });
   return out;

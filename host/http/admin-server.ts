@@ -50,6 +50,7 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
         last_error: s.lastError ?? (s.filter.healthy ? null : s.filter.lastError),
         on_error: s.filter.policy,
         traps: s.filter.traps,
+        last_backtrace: s.filter.lastBacktrace,
         memory_bytes: s.filter.memoryBytes,
       })),
     };

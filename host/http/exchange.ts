@@ -3,7 +3,7 @@
 // dispatch handler (what the upstream sends back). Bodies stream with back-pressure both ways.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
 import { util as undiciUtil, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { BodyBuffer } from '../chain/body-buffer.js';
@@ -22,6 +22,7 @@ import type { RequestTarget } from './request-target.js';
 import { dropsFramingHeader, statusHasNoBody } from './response-framing.js';
 import { OVERLOADED, upstreamFailure, type UpstreamFailure } from './upstream-failure.js';
 import { retryable } from './upstream-retry.js';
+import { markUpgraded, tunnel } from './upgrade.js';
 import type { Upstream } from './upstream.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -38,6 +39,13 @@ export interface ExchangeEnv {
   stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
   /** normalize_path, trust_forwarded_headers, generate_request_id (see README "Configuration"). */
   front: { normalizePath: boolean; trustForwardedHeaders: boolean; generateRequestId: boolean };
+}
+
+/** An upgrade request being proxied (upgrade.ts). */
+export interface ExchangeUpgrade {
+  token: string;
+  /** Bytes the client sent after its request head. */
+  head: Buffer;
 }
 
 let nextId = 0;
@@ -89,9 +97,12 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   /** The pool this request went to (a reload may replace env.upstream meanwhile). */
   #up: Upstream | null = null;
   #queueTimer: NodeJS.Timeout | null = null;
+  /** A proxied upgrade (upgrade.ts): the token, the client's bytes after its head, and once the upstream said 101, its socket. */
+  readonly #upgrade: ExchangeUpgrade | null;
+  #upstreamSocket: Duplex | null = null;
 
   /** `target`: the request target as resolved and normalized before the filters (request-target.ts). */
-  constructor(req: IncomingMessage, res: ServerResponse, gen: Generation, env: ExchangeEnv, target: RequestTarget) {
+  constructor(req: IncomingMessage, res: ServerResponse, gen: Generation, env: ExchangeEnv, target: RequestTarget, upgrade: ExchangeUpgrade | null = null) {
     this.#req = req;
     this.#res = res;
     this.#gen = gen;
@@ -99,6 +110,9 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     env.stats.requests++;
     const flat: string[] = [':method', req.method ?? 'GET', ':path', target.path, ':authority', target.authority || env.upstream.authority, ':scheme', 'http'];
     collectEndToEnd(req.rawHeaders, flat);
+    // An upgrade keeps its Upgrade header for the filters to see (the only hop-by-hop one kept).
+    this.#upgrade = upgrade;
+    if (upgrade) flat.push('upgrade', upgrade.token);
     // host travels as :authority, as in HTTP/2 and Envoy.
     const headers = new HeaderMap(flat);
     headers.remove('host');
@@ -206,6 +220,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       // The listener already answered 100 Continue; undici refuses the header (UND_ERR_NOT_SUPPORTED).
       else if (k === 'expect') continue;
       else if (!isHopByHop(k)) headers.push(k, h[i + 1]);
+      // The upgrade goes as undici's upgrade option, which writes Upgrade and Connection itself.
     }
     // A unix-socket client has no address to append.
     const client = this.#stream.connection.sourceAddress;
@@ -214,9 +229,16 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     if (forwardedFor) headers.push('x-forwarded-for', forwardedFor);
     if (Buffer.isBuffer(body) && (body.length > 0 || method !== 'GET')) headers.push('content-length', String(body.length));
     this.#dispatched = true;
-    const opts = { method, path, headers, body: Buffer.isBuffer(body) && body.length === 0 && method === 'GET' ? null : body };
-    // A streamed body cannot be sent twice: only a request held whole may be retried.
-    if (!(body instanceof Readable)) this.#sent = opts;
+    const opts = {
+      method,
+      path,
+      headers,
+      body: Buffer.isBuffer(body) && body.length === 0 && method === 'GET' ? null : body,
+      upgrade: this.#upgrade?.token ?? null,
+    };
+    // A streamed body cannot be sent twice: only a request held whole may be retried (an upgrade
+    // neither: its client bytes after the head are already on their way).
+    if (!(body instanceof Readable) && this.#upgrade === null) this.#sent = opts;
     this.#send(opts);
   }
 
@@ -304,6 +326,31 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     else this.#abortUpstream = abort;
   }
 
+  /** The upstream accepted the upgrade: its 101 runs through the filters' response phase, then the tunnel (responseHeaders). */
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    this.#upstreamDone = true;
+    // undici is done with the request: the socket is the tunnel's now, out of the pool's count.
+    this.#releaseUpstream();
+    if (this.#finished || this.#chain.stopped || this.#localReplying || this.#upgrade === null) {
+      socket.destroy();
+      return;
+    }
+    this.#upstreamSocket = socket;
+    const raw: string[] = [];
+    const rh = rawHeaders ?? [];
+    for (let i = 0; i < rh.length; i += 2) {
+      raw.push(undiciUtil.headerNameToString(rh[i] as Buffer), rh[i + 1].toString('latin1'));
+    }
+    const flat: string[] = [':status', String(statusCode)];
+    collectEndToEnd(raw, flat, true);
+    flat.push('upgrade', this.#upgrade.token);
+    const s = this.#stream;
+    s.responseHeaders = new HeaderMap(flat);
+    s.responseCode = statusCode;
+    this.#responseEosAtHeaders = true;
+    this.#chain.responseHeaders(true);
+  }
+
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     // An interim response (103 Early Hints...) is not passed on: the final one follows.
     if (statusCode < 200) return true;
@@ -383,6 +430,14 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   // ---- ChainSink: response direction -------------------------------------------------------------
 
   responseHeaders(): void {
+    const up = this.#upstreamSocket;
+    if (up !== null && this.#upgrade !== null) {
+      this.#sendResponseHeaders(-1, true);
+      const res = this.#res;
+      markUpgraded(res);
+      res.end(() => tunnel(res, this.#req.socket, this.#upgrade!.head, up, () => this.#finish()));
+      return;
+    }
     if (this.#responseEosAtHeaders) {
       this.#sendResponseHeaders(-1);
       this.#res.end();
@@ -430,7 +485,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   }
 
   /** `exactLength` ≥ 0 when the whole body is known: content-length is set to it. */
-  #sendResponseHeaders(exactLength: number): void {
+  /** `upgraded`: the upstream's 101, sent with Connection: upgrade (filters cannot turn it into another status). */
+  #sendResponseHeaders(exactLength: number, upgraded = false): void {
     const map = this.#stream.responseHeaders!;
     const h = map.flat;
     const out: string[] = [];
@@ -448,6 +504,10 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       out.push(k, h[i + 1]);
     }
     if (exactLength >= 0 && !this.#responseEosAtHeaders) out.push('content-length', String(exactLength));
+    if (upgraded) {
+      out.push('connection', 'upgrade');
+      status = 101;
+    }
     this.#res.writeHead(status, out);
   }
 
@@ -499,6 +559,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   }
 
   #stopUpstream(reason: string): void {
+    if (this.#upstreamSocket !== null && !this.#finished) this.#upstreamSocket.destroy();
     if (this.#dispatched && !this.#upstreamDone) this.#abortUpstream?.(new Error(reason));
     this.#requestBody?.destroy();
   }
