@@ -22,9 +22,15 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const UPSTREAM_POOL_CONNECTIONS = 128;
 /** Idle keep-alive time of downstream connections; above typical LB idle timeouts' floor. */
 export const DOWNSTREAM_KEEP_ALIVE_MS = 65_000;
-/** Traps after which a filter's instance is not re-created for FILTER_RESTART_WINDOW_MS. */
-export const FILTER_RESTART_BURST = 5;
-export const FILTER_RESTART_WINDOW_MS = 10_000;
+/**
+ * Crash-loop breaker defaults (`breaker:`, crash-breaker.ts). Five faults in ten seconds is a filter
+ * failing on most requests, not one bad request; a first retry after 100 ms costs a broken filter
+ * little and a healed one less; 30 s caps the wait so a fixed upstream condition is noticed soon.
+ */
+export const DEFAULT_BREAKER_MAX_FAULTS = 5;
+export const DEFAULT_BREAKER_WINDOW_MS = 10_000;
+export const DEFAULT_BREAKER_BACKOFF_MS = 100;
+export const DEFAULT_BREAKER_MAX_BACKOFF_MS = 30_000;
 /** A watched file must have had no write for this long before it is loaded (write-in-place). */
 export const RELOAD_QUIET_MS = 25;
 /** ...but a file written continuously is loaded (or rejected) after this long anyway. */

@@ -16,7 +16,7 @@
 //   OUTRIGGER_FIXTURE_TARGET=name  target passed to buildFilter (default "release")
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -158,7 +158,9 @@ async function buildFilterFixtures() {
     }
     let warnings = '';
     try {
-      warnings = (await builder.buildFilter(entry, output, { target }))?.warnings ?? '';
+      // A fixture whose first line says `fixture-target: debug` keeps its name section (backtrace tests).
+      const own = /^\/\/ fixture-target: (\w+)/.exec(readFileSync(entry, 'utf8'))?.[1] ?? target;
+      warnings = (await builder.buildFilter(entry, output, { target: own }))?.warnings ?? '';
     } catch (err) {
       const detail = err?.stderr || err?.message || String(err);
       throw new BuildError(`building ${rel(entry)} failed:\n${String(detail).trim()}`);

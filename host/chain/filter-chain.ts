@@ -213,8 +213,9 @@ export class FilterChain {
     this.#events.closed();
   }
 
+  /** Every context that was made is closed, a faulted filter's too: its instance decides what still runs (nothing after a fault). */
   #closeAt(i: number): void {
-    if (this.#handles[i] !== undefined && !this.#skip?.[i]) this.#filters[i].close(this.#handles[i], this.#stream);
+    if (this.#handles[i] !== undefined) this.#filters[i].close(this.#handles[i], this.#stream);
   }
 
   // ---- internals -------------------------------------------------------------------------------

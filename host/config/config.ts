@@ -2,6 +2,7 @@
 // in README.md ("Configuration"); load-config.ts turns a file into this shape or a clear error.
 
 import type { FilterLimits } from '../abi/wasm-vm.js';
+import type { BreakerConfig } from '../abi/crash-breaker.js';
 import type { FailurePolicy } from '../chain/filter-instance.js';
 
 export type LogLevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -20,6 +21,10 @@ export interface FilterConfig {
   onError: FailurePolicy;
   /** `limits`: CPU budgets per callback and start-up (ms), linear memory cap (MiB); defaults in limits.ts. */
   limits: FilterLimits;
+  /** The crash-loop breaker: the filter's `breaker` over the top-level one over the defaults. */
+  breaker: BreakerConfig;
+  /** Reject a module that imports proxy_* / env.* functions Outrigger does not know. */
+  strictImports: boolean;
 }
 
 export interface ListenAddress {

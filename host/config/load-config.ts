@@ -4,9 +4,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
+import type { BreakerConfig } from '../abi/crash-breaker.js';
 import type { FailurePolicy } from '../chain/filter-instance.js';
 import { OutriggerError } from '../errors.js';
 import {
+  DEFAULT_BREAKER_BACKOFF_MS,
+  DEFAULT_BREAKER_MAX_BACKOFF_MS,
+  DEFAULT_BREAKER_MAX_FAULTS,
+  DEFAULT_BREAKER_WINDOW_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CPU_MS,
   DEFAULT_MEMORY_MB,
@@ -34,11 +39,19 @@ const TOP_KEYS = [
   'normalize_path',
   'trust_forwarded_headers',
   'generate_request_id',
+  'breaker',
 ] as const;
-const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits'] as const;
 const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
 /** wasm32 linear memory ends at 4 GiB. */
 const MAX_MEMORY_MB = 4096;
+const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits', 'breaker', 'strict_imports'] as const;
+const BREAKER_KEYS = ['max_faults', 'window_ms', 'backoff_ms', 'max_backoff_ms'] as const;
+const DEFAULT_BREAKER: BreakerConfig = {
+  maxFaults: DEFAULT_BREAKER_MAX_FAULTS,
+  windowMs: DEFAULT_BREAKER_WINDOW_MS,
+  backoffMs: DEFAULT_BREAKER_BACKOFF_MS,
+  maxBackoffMs: DEFAULT_BREAKER_MAX_BACKOFF_MS,
+};
 const LOG_LEVELS: LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const POLICIES: FailurePolicy[] = ['fail_closed', 'fail_open'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -154,6 +167,39 @@ function bool(v: unknown, key: string, p: Problems, dflt: boolean): boolean {
   return v;
 }
 
+/** A `breaker:` mapping (top-level or a filter's) over `base`; each key optional. */
+function parseBreaker(v: unknown, keyPath: (string | number)[], p: Problems, base: BreakerConfig): BreakerConfig {
+  if (v === undefined) return base;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    p.add(keyPath, `expected a mapping with any of ${BREAKER_KEYS.join(', ')}, got ${describe(v)}`);
+    return base;
+  }
+  const e = v as Record<string, unknown>;
+  for (const k of Object.keys(e))
+    if (!(BREAKER_KEYS as readonly string[]).includes(k)) p.add([...keyPath, k], `unknown key; breaker takes ${BREAKER_KEYS.join(', ')}`, true);
+  const num = (k: (typeof BREAKER_KEYS)[number], dflt: number): number => {
+    const x = e[k];
+    if (x === undefined) return dflt;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x <= 0) {
+      p.add([...keyPath, k], `expected a positive whole number, got ${describe(x)}`);
+      return dflt;
+    }
+    return x;
+  };
+  const out: BreakerConfig = {
+    maxFaults: num('max_faults', base.maxFaults),
+    windowMs: num('window_ms', base.windowMs),
+    backoffMs: num('backoff_ms', base.backoffMs),
+    maxBackoffMs: num('max_backoff_ms', base.maxBackoffMs),
+  };
+  if (out.maxBackoffMs < out.backoffMs)
+    p.add(
+      [...keyPath, e.max_backoff_ms !== undefined ? 'max_backoff_ms' : 'backoff_ms'],
+      `max_backoff_ms (${out.maxBackoffMs}) must be at least backoff_ms (${out.backoffMs})`,
+    );
+  return out;
+}
+
 /** A config value as the bytes a filter receives: strings as is, anything else as JSON. */
 function configBytes(v: unknown): Buffer {
   if (v === undefined || v === null) return Buffer.alloc(0);
@@ -161,7 +207,7 @@ function configBytes(v: unknown): Buffer {
   return Buffer.from(JSON.stringify(v));
 }
 
-function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: boolean): FilterConfig[] {
+function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: boolean, breaker: BreakerConfig): FilterConfig[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) {
     p.add(['filters'], `expected a list of filters, got ${describe(v)}`);
@@ -199,6 +245,8 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
     const onError = e.on_error ?? 'fail_closed';
     if (!POLICIES.includes(onError as FailurePolicy)) p.add(['filters', i, 'on_error'], `expected fail_closed or fail_open, got ${describe(onError)}`);
     const limits = parseLimits(e.limits, i, p);
+    if (e.strict_imports !== undefined && typeof e.strict_imports !== 'boolean')
+      p.add(['filters', i, 'strict_imports'], `expected true or false, got ${describe(e.strict_imports)}`);
     out.push({
       name,
       file,
@@ -209,6 +257,8 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
       configuration: configBytes(e.config),
       vmConfiguration: configBytes(e.vm_config),
       onError: onError as FailurePolicy,
+      breaker: parseBreaker(e.breaker, ['filters', i, 'breaker'], p, breaker),
+      strictImports: e.strict_imports === true,
     });
   });
   return out;
@@ -284,7 +334,8 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   const checkFiles = opts.checkFiles ?? true;
   if (checkFiles && c.filters_dir !== undefined && typeof c.filters_dir === 'string' && !existsSync(filtersDir))
     p.add(['filters_dir'], `directory not found: ${filtersDir}`);
-  const filters = parseFilters(c.filters, p, filtersDir, checkFiles);
+  const breaker = parseBreaker(c.breaker, ['breaker'], p, DEFAULT_BREAKER);
+  const filters = parseFilters(c.filters, p, filtersDir, checkFiles, breaker);
   const logLevel = (c.log_level ?? 'info') as LogLevelName;
   if (!LOG_LEVELS.includes(logLevel)) p.add(['log_level'], `expected one of ${LOG_LEVELS.join(', ')}, got ${describe(c.log_level)}`);
   const cfg: OutriggerConfig = {

@@ -87,7 +87,9 @@ export function startFilter(
       metrics: shared.metrics,
       sharedData: shared.sharedData,
       limits: entry.limits,
+      strictImports: entry.strictImports,
     },
     entry.onError,
+    entry.breaker,
   );
 }

@@ -4,7 +4,7 @@
 import { MetricType } from '../../abi/enums.js';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { FilterManager } from '../filters/filter-manager.js';
+import type { FilterManager, FilterSlot } from '../filters/filter-manager.js';
 import type { ReloadResult } from '../filters/reloader.js';
 
 export interface AdminDeps {
@@ -17,6 +17,14 @@ export interface AdminDeps {
   /** Re-reads config and filters; answers what changed. */
   reload: () => Promise<ReloadResult>;
   stats: () => Record<string, number>;
+}
+
+/**
+ * One state per filter: the last load attempt's (rejected, missing) when it failed, else what the
+ * serving version is doing (active, degraded, open).
+ */
+function filterState(s: FilterSlot): string {
+  return s.state === 'active' ? s.filter.healthState : s.state;
 }
 
 export function buildAdminServer(deps: AdminDeps): FastifyInstance {
@@ -46,10 +54,15 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
         abi: s.abi,
         generation: s.generation,
         loaded_at: s.loadedAt.toISOString(),
-        state: s.state === 'active' && !s.filter.healthy ? 'failed' : s.state,
-        last_error: s.lastError ?? (s.filter.healthy ? null : s.filter.lastError),
+        state: filterState(s),
+        last_error: s.lastError ?? s.filter.lastError,
         on_error: s.filter.policy,
         traps: s.filter.traps,
+        faults: { ...s.filter.faults },
+        backtrace: s.filter.lastBacktrace,
+        unknown_imports: s.filter.unknownImports,
+        retry_at: s.filter.retryAt?.toISOString() ?? null,
+        live_instances: s.filter.liveInstances,
         memory_bytes: s.filter.memoryBytes,
       })),
     };
@@ -105,11 +118,8 @@ function prometheusText(deps: AdminDeps): string {
   metric(
     'outrigger_filter_info',
     'gauge',
-    'The version of each filter that serves, and its state (active, rejected, missing, failed).',
-    slots.map((sl) => [
-      `{filter="${label(sl.entry.name)}",sha256="${sl.sha256}",abi="${sl.abi}",generation="${sl.generation}",state="${sl.state === 'active' && !sl.filter.healthy ? 'failed' : sl.state}"}`,
-      1,
-    ]),
+    'The version of each filter that serves, and its state (active, degraded, open, rejected, missing).',
+    slots.map((sl) => [`{filter="${label(sl.entry.name)}",sha256="${sl.sha256}",abi="${sl.abi}",generation="${sl.generation}",state="${filterState(sl)}"}`, 1]),
   );
   const defined = deps.manager.metrics.all();
   const byType = (t: number) => defined.filter((m) => m.type === t);

@@ -149,9 +149,23 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
 
   fault(filter: FilterInstance, err: FilterFault): void {
     this.#env.stats.filterFaults++;
-    this.#env.logger.error(
-      { code: err.code, filter: filter.name, generation: this.#gen.id, reqId: this.#stream.id, policy: filter.policy },
-      `filter "${filter.name}" failed: ${err.message} (${filter.policy === 'fail_open' ? 'skipped for this request' : 'request answered 503'})`,
+    const started = this.#res.headersSent;
+    const outcome =
+      filter.policy === 'fail_open' ? 'skipped for this request' : started ? 'the response had started: downstream connection closed' : 'request answered 503';
+    // A filter that is not run (breaker open, instance being replaced) would log one error per
+    // request: its state is in /filters and its fault was logged once, when it happened.
+    const quiet = err.code === 'OUTRIGGER_FILTER_BREAKER_OPEN' || err.code === 'OUTRIGGER_FILTER_DEGRADED';
+    this.#env.logger[quiet ? 'debug' : 'error'](
+      {
+        code: err.code,
+        kind: err.kind,
+        filter: filter.name,
+        generation: this.#gen.id,
+        reqId: this.#stream.id,
+        policy: filter.policy,
+        responseStarted: started,
+      },
+      `filter "${filter.name}" failed: ${err.message} (${outcome})`,
     );
   }
 
@@ -408,9 +422,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     this.#env.stats.localReplies++;
     this.#stopUpstream('local reply');
     if (this.#res.headersSent) {
+      // Too late for a status: the only honest signal left is a connection that ends without the
+      // response's end (no last chunk, or fewer bytes than content-length), as a proxy must.
       this.#env.logger.error(
-        { reqId: this.#stream.id, filter: reply.filter },
-        `local reply ${reply.status} after the response started; closing the connection`,
+        { code: 'OUTRIGGER_RESPONSE_ABORTED', reqId: this.#stream.id, filter: reply.filter, status: reply.status, details: reply.details },
+        `${reply.filter ? `filter "${reply.filter}": ` : ''}local reply ${reply.status} (${reply.details}) after the response started; downstream connection closed without ending the response`,
       );
       this.#res.destroy();
       return;

@@ -1,0 +1,87 @@
+// The wasm frames of a guest error, innermost first, named from the module's name section. V8 prints
+// a wasm frame as `at name (wasm://wasm/<hash>:wasm-function[<index>]:0x<offset>)`, or with no name
+// when the module has none; the index is what the name section maps, so the name comes from there
+// whenever the section has one. The source-map layer (AssemblyScript file:line) builds on these frames.
+
+/** One wasm frame: function index, its name (or `wasm-function[i]`), and the code offset in the module. */
+export interface WasmFrame {
+  index: number;
+  name: string;
+  offset: number;
+}
+
+const FRAME = /wasm-function\[(\d+)\](?::0x([0-9a-f]+))?/i;
+/** Frames kept per backtrace: enough to see the path from the callback to the fault. */
+const MAX_FRAMES = 16;
+
+const namesByModule = new WeakMap<WebAssembly.Module, Map<number, string>>();
+
+function readLeb(bytes: Uint8Array, pos: { p: number }): number {
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    if (pos.p >= bytes.length) throw new RangeError('truncated LEB128');
+    const b = bytes[pos.p++];
+    result += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) return result;
+    shift += 7;
+    if (shift > 35) throw new RangeError('LEB128 too long');
+  }
+}
+
+/** Function names (subsection 1) of a module's `name` custom section; empty when it has none or it is malformed. */
+export function functionNames(module: WebAssembly.Module): Map<number, string> {
+  const cached = namesByModule.get(module);
+  if (cached) return cached;
+  const names = new Map<number, string>();
+  const decoder = new TextDecoder('utf-8', { fatal: false });
+  for (const section of WebAssembly.Module.customSections(module, 'name')) {
+    const bytes = new Uint8Array(section);
+    const pos = { p: 0 };
+    try {
+      while (pos.p < bytes.length) {
+        const id = bytes[pos.p++];
+        const size = readLeb(bytes, pos);
+        const end = pos.p + size;
+        if (end > bytes.length) break;
+        if (id === 1) {
+          const count = readLeb(bytes, pos);
+          for (let i = 0; i < count && pos.p < end; i++) {
+            const index = readLeb(bytes, pos);
+            const len = readLeb(bytes, pos);
+            if (pos.p + len > end) break;
+            names.set(index, decoder.decode(bytes.subarray(pos.p, pos.p + len)));
+            pos.p += len;
+          }
+        }
+        pos.p = end;
+      }
+    } catch {
+      // A malformed name section only costs the names.
+    }
+  }
+  namesByModule.set(module, names);
+  return names;
+}
+
+/** The wasm frames of `err`'s stack, innermost first (what the guest was doing when it faulted). */
+export function wasmFrames(err: unknown, module: WebAssembly.Module): WasmFrame[] {
+  const stack = err instanceof Error ? (err.stack ?? '') : '';
+  const names = functionNames(module);
+  const frames: WasmFrame[] = [];
+  for (const line of stack.split('\n')) {
+    const m = FRAME.exec(line);
+    if (m === null) continue;
+    const index = Number(m[1]);
+    const printed = /^\s*at\s+(.+?)\s+\(wasm:/.exec(line)?.[1];
+    const name = names.get(index) ?? (printed && !printed.startsWith('wasm-function[') ? printed.replace(/^\$/, '') : `wasm-function[${index}]`);
+    frames.push({ index, name, offset: m[2] ? Number.parseInt(m[2], 16) : -1 });
+    if (frames.length === MAX_FRAMES) break;
+  }
+  return frames;
+}
+
+/** Function names of `err`'s wasm frames, innermost first, for /filters and the log. */
+export function wasmBacktrace(err: unknown, module: WebAssembly.Module): string[] {
+  return wasmFrames(err, module).map((f) => f.name);
+}
