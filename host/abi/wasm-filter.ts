@@ -13,7 +13,7 @@ import { MEMORY_REPLACE_FRACTION } from '../limits.js';
 import { wasmBacktrace } from './backtrace.js';
 import { CrashBreaker, type BreakerConfig } from './crash-breaker.js';
 import { faultKind } from './fault-kind.js';
-import { describeGuestError } from './guest-errors.js';
+import { DeadlineExceeded, describeGuestError } from './guest-errors.js';
 import { Phase, WasmVm, type PluginSpec } from './wasm-vm.js';
 
 interface Handle {
@@ -229,6 +229,7 @@ export class WasmFilter implements FilterInstance {
         faults: { ...this.faults },
         backtrace: this.lastBacktrace,
         retry_at: state === 'open' ? new Date(this.#breaker.retryAt).toISOString() : null,
+        ...(err instanceof DeadlineExceeded ? { budgetMs: err.budgetMs, elapsedMs: Math.round(err.elapsedMs) } : {}),
       },
       state === 'open'
         ? `filter ${kind} in ${callback}: ${message}; crash-loop breaker open until ${new Date(this.#breaker.retryAt).toISOString()}`
