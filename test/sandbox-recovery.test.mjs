@@ -29,7 +29,8 @@ ${breaker ? `    breaker: ${breaker}\n` : ''}`;
 
 async function filterInfo(proxy, name = 'faulty') {
   const res = await request(`${proxy.admin}/filters`);
-  return (await res.body.json()).filters.find((f) => f.name === name);
+  const body = /** @type {any} */ (await res.body.json());
+  return body.filters.find((f) => f.name === name);
 }
 
 async function get(proxy, path, opts = {}) {
@@ -56,11 +57,13 @@ function rawGet(url, path) {
 }
 
 describe('fault kinds, counts and backtrace', () => {
-  for (const [mode, kind, message] of [
+  /** @type {[string, string, RegExp][]} */
+  const cases = [
     ['unreachable', 'trap', /unreachable/],
     ['abort', 'trap', /fault_phase deliberate abort/],
     ['exit', 'exit', /proc_exit\(3\)/],
-  ]) {
+  ];
+  for (const [mode, kind, message] of cases) {
     it(`${mode}: 503, counted as ${kind}, logged and shown with a named backtrace`, T, async () => {
       const upstream = await startUpstream();
       const proxy = await startProxy(faultYaml(upstream, { phase: 'request_headers', mode }));
@@ -356,7 +359,7 @@ filters:
 `;
     assert.throws(
       () => parseConfig(text, '/tmp/x.yaml', { checkFiles: false }),
-      (err) => {
+      (/** @type {any} */ err) => {
         assert.match(err.message, /x\.yaml:3:\d+: breaker\.max_faults: expected a positive whole number/);
         assert.match(err.message, /x\.yaml:4:\d+: breaker\.window: unknown key; breaker takes max_faults, window_ms, backoff_ms, max_backoff_ms/);
         assert.match(err.message, /filters\[0\]\.strict_imports: expected true or false/);
