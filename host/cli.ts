@@ -8,6 +8,7 @@ import type { OutriggerConfig } from './config/config.js';
 import { demoConfig, PACKAGE_ROOT } from './config/demo-config.js';
 import { loadConfigFile } from './config/load-config.js';
 import { OutriggerError } from './errors.js';
+import { runTests } from './cli/test.js';
 import { FilterManager } from './filters/filter-manager.js';
 import { runBuild } from './cli/build.js';
 import { runNew } from './cli/new.js';
@@ -21,6 +22,7 @@ const USAGE = `usage:
   outrigger build [DIR] [--watch] [--debug]
                                        compile a filter project's assembly/filter.ts to filters/NAME.wasm
                                        (release; --debug: debug build with a source map; --watch: on every save)
+  outrigger test [FILE|DIR ...]        run a filter's fixture tests (*.test.yaml) without a proxy
   outrigger --version`;
 
 function fail(err: unknown): never {
@@ -88,7 +90,10 @@ export async function main(argv: string[]): Promise<void> {
       await validate(values.config);
     } else if (cmd === 'new') await runNew(positionals[1], values.outrigger, USAGE);
     else if (cmd === 'build') await runBuild(positionals[1], { watch: values.watch, debug: values.debug });
-    else throw new OutriggerError('OUTRIGGER_USAGE', `unknown command "${cmd}"`, USAGE);
+    else if (cmd === 'test') {
+      const results = await runTests(positionals.slice(1), (s) => process.stdout.write(s));
+      if (results.some((r) => !r.ok)) process.exitCode = 1;
+    } else throw new OutriggerError('OUTRIGGER_USAGE', `unknown command "${cmd}"`, USAGE);
   } catch (err) {
     fail(err);
   }

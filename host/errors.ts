@@ -31,7 +31,9 @@ export type ErrorCode =
   // outrigger new / outrigger build (host/cli/)
   | 'OUTRIGGER_NEW_EXISTS'
   | 'OUTRIGGER_BUILD_PROJECT'
-  | 'OUTRIGGER_BUILD';
+  | 'OUTRIGGER_BUILD'
+  /** `outrigger test`: a fixture file that cannot be read, parsed or started. */
+  | 'OUTRIGGER_TEST_FIXTURE';
 
 /**
  * Codes of the log lines and FilterFaults of a filter failing on the data path (not OutriggerErrors):

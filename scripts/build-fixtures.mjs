@@ -158,9 +158,11 @@ async function buildFilterFixtures() {
     }
     let warnings = '';
     try {
-      // A fixture whose first line says `fixture-target: debug` keeps its name section (backtrace tests).
+      // A fixture whose first line says `fixture-target: debug` keeps its name section (backtrace tests);
+      // *_debug.ts fixtures: the debug build with a source map (trap backtraces with file.ts:line).
+      const debug = entry.endsWith('_debug.ts');
       const own = /^\/\/ fixture-target: (\w+)/.exec(readFileSync(entry, 'utf8'))?.[1] ?? target;
-      warnings = (await builder.buildFilter(entry, output, { target: own }))?.warnings ?? '';
+      warnings = (await builder.buildFilter(entry, output, debug ? { target: 'debug', sourceMap: true } : { target: own }))?.warnings ?? '';
     } catch (err) {
       const detail = err?.stderr || err?.message || String(err);
       throw new BuildError(`building ${rel(entry)} failed:\n${String(detail).trim()}`);

@@ -1,13 +1,18 @@
 // The wasm frames of a guest error, innermost first, named from the module's name section. V8 prints
 // a wasm frame as `at name (wasm://wasm/<hash>:wasm-function[<index>]:0x<offset>)`, or with no name
 // when the module has none; the index is what the name section maps, so the name comes from there
-// whenever the section has one. The source-map layer (AssemblyScript file:line) builds on these frames.
+// whenever the section has one. When the filter was built with a source map, each frame also gets its
+// AssemblyScript position: "checkPath (filter.ts:9:33)".
+
+import type { SourceMap } from './source-map.js';
 
 /** One wasm frame: function index, its name (or `wasm-function[i]`), and the code offset in the module. */
 export interface WasmFrame {
   index: number;
   name: string;
   offset: number;
+  /** "file.ts:line:col" from the source map, or null. */
+  source: string | null;
 }
 
 const FRAME = /wasm-function\[(\d+)\](?::0x([0-9a-f]+))?/i;
@@ -65,7 +70,7 @@ export function functionNames(module: WebAssembly.Module): Map<number, string> {
 }
 
 /** The wasm frames of `err`'s stack, innermost first (what the guest was doing when it faulted). */
-export function wasmFrames(err: unknown, module: WebAssembly.Module): WasmFrame[] {
+export function wasmFrames(err: unknown, module: WebAssembly.Module, sourceMap: SourceMap | null = null): WasmFrame[] {
   const stack = err instanceof Error ? (err.stack ?? '') : '';
   const names = functionNames(module);
   const frames: WasmFrame[] = [];
@@ -75,13 +80,25 @@ export function wasmFrames(err: unknown, module: WebAssembly.Module): WasmFrame[
     const index = Number(m[1]);
     const printed = /^\s*at\s+(.+?)\s+\(wasm:/.exec(line)?.[1];
     const name = names.get(index) ?? (printed && !printed.startsWith('wasm-function[') ? printed.replace(/^\$/, '') : `wasm-function[${index}]`);
-    frames.push({ index, name, offset: m[2] ? Number.parseInt(m[2], 16) : -1 });
+    const offset = m[2] ? Number.parseInt(m[2], 16) : -1;
+    const pos = offset >= 0 ? (sourceMap?.position(offset) ?? null) : null;
+    frames.push({ index, name, offset, source: pos ? `${pos.file}:${pos.line}:${pos.column}` : null });
     if (frames.length === MAX_FRAMES) break;
   }
   return frames;
 }
 
-/** Function names of `err`'s wasm frames, innermost first, for /filters and the log. */
-export function wasmBacktrace(err: unknown, module: WebAssembly.Module): string[] {
-  return wasmFrames(err, module).map((f) => f.name);
+/** The backtrace as lines for /filters and the log, innermost first: "name (file.ts:line:col)" or "name (wasm offset 0x1f3)". */
+export function wasmBacktrace(err: unknown, module: WebAssembly.Module, sourceMap: SourceMap | null = null): string[] {
+  return wasmFrames(err, module, sourceMap).map((f) => {
+    if (f.source !== null) return `${f.name} (${f.source})`;
+    return f.offset >= 0 ? `${f.name} (wasm offset 0x${f.offset.toString(16)})` : f.name;
+  });
+}
+
+/** The innermost frame with a source position outside the AssemblyScript library (~lib/...), or null. */
+export function userSourceFrame(err: unknown, module: WebAssembly.Module, sourceMap: SourceMap | null): string | null {
+  if (sourceMap === null) return null;
+  for (const f of wasmFrames(err, module, sourceMap)) if (f.source !== null && !f.source.startsWith('~lib/')) return `${f.name} (${f.source})`;
+  return null;
 }

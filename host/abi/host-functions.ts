@@ -6,6 +6,7 @@ import type { BodyBuffer } from '../chain/body-buffer.js';
 import type { HeaderMap } from '../chain/header-map.js';
 import { REQUEST_DIRECTION, RESPONSE_DIRECTION } from '../chain/http-stream.js';
 import { MAX_LOG_MESSAGE_BYTES } from '../limits.js';
+import { systemClock } from './clock.js';
 import { GuestBytesCache } from './guest-bytes-cache.js';
 import { validHeaderName, validHeaderValue } from './header-syntax.js';
 import { parsePairs, serializePairs } from './pairs.js';
@@ -115,8 +116,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     },
 
     proxy_get_current_time_nanoseconds(out) {
-      const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
-      return mem.writeU64(out, ns) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+      return mem.writeU64(out, (vm.spec.clock ?? systemClock).nowNs()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },
 
     proxy_get_buffer_bytes(type, start, max, ptrOut, lenOut) {

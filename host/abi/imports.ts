@@ -6,6 +6,7 @@ import { HOST_FUNCTIONS_0_1_0, HOST_FUNCTIONS_0_2_0, HOST_FUNCTIONS_0_2_1, WASI_
 import { WasmResult } from '../../abi/enums.js';
 import { BUDGET_IMPORT_MODULE, BUDGET_IMPORT_NAME } from './cpu-budget.js';
 import { GuestAbort } from './guest-errors.js';
+import { withCallDiagnostics } from './host-call-diagnostics.js';
 import { proxyHostFunctions } from './host-functions.js';
 import { wasiFunctions, wasiUnsupported } from './wasi.js';
 import type { WasmVm } from './wasm-vm.js';
@@ -50,7 +51,7 @@ function versionMismatch(vm: WasmVm, name: string): boolean {
 }
 
 export function buildImports(module: WebAssembly.Module, vm: WasmVm): WebAssembly.Imports {
-  const proxy = proxyHostFunctions(vm);
+  const proxy = vm.spec.debug ? withCallDiagnostics(vm, proxyHostFunctions(vm) as never) : proxyHostFunctions(vm);
   const wasi = wasiFunctions(vm);
   const asEnv = assemblyScriptEnv(vm);
   const log = vm.spec.logger;

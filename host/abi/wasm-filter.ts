@@ -10,7 +10,7 @@ import { FilterFault, type FailurePolicy, type FaultKind, type FilterHealthState
 import type { HttpStream } from '../chain/http-stream.js';
 import { OutriggerError } from '../errors.js';
 import { MEMORY_REPLACE_FRACTION } from '../limits.js';
-import { wasmBacktrace } from './backtrace.js';
+import { userSourceFrame, wasmBacktrace } from './backtrace.js';
 import { CrashBreaker, type BreakerConfig } from './crash-breaker.js';
 import { faultKind } from './fault-kind.js';
 import { DeadlineExceeded, describeGuestError } from './guest-errors.js';
@@ -207,12 +207,14 @@ export class WasmFilter implements FilterInstance {
    * schedule the replacement, and tell the requests paused on it. Returns the fault for the request.
    */
   #fault(vm: WasmVm, err: unknown, own: HttpStream | null, callback: string, override?: string): FilterFault {
-    const message = override ?? vm.failed ?? describeGuestError(err);
+    // The innermost frame in the filter's own source (a debug build's source map), so the log line says where to look.
+    const where = userSourceFrame(err, this.#module, this.#spec.sourceMap ?? null);
+    const message = override ?? (vm.failed ?? describeGuestError(err)) + (where ? ` at ${where}` : '');
     const kind = vm.failedKind ?? faultKind(err, vm.lastErrorLog, false);
     this.traps++;
     this.faults[kind]++;
     this.lastError = message;
-    const frames = wasmBacktrace(err, this.#module);
+    const frames = wasmBacktrace(err, this.#module, this.#spec.sourceMap ?? null);
     if (frames.length || override === undefined) this.lastBacktrace = frames;
     const now = Date.now();
     const wait = this.#breaker.fault(now);

@@ -8,13 +8,16 @@ import type { FaultKind } from '../chain/filter-instance.js';
 import type { HttpStream } from '../chain/http-stream.js';
 import { OutriggerError } from '../errors.js';
 import { MEMORY_REPLACE_FRACTION } from '../limits.js';
+import { systemClock, type Clock, type TickTimer } from './clock.js';
 import { CpuBudget } from './cpu-budget.js';
 import type { MetricRegistry } from './filter-metrics.js';
+import type { HttpCallDispatcher } from './http-call-dispatcher.js';
 import { GuestMemory } from './guest-memory.js';
 import { faultKind } from './fault-kind.js';
 import { DeadlineExceeded, describeGuestError } from './guest-errors.js';
 import { buildImports } from './imports.js';
 import type { SharedData } from './shared-data.js';
+import type { SourceMap } from './source-map.js';
 
 export interface PluginSpec {
   /** The filter's configured name: the plugin_name property and the log tag. */
@@ -32,6 +35,14 @@ export interface PluginSpec {
   limits: FilterLimits;
   /** Refuse to instantiate a module that imports proxy_* / env.* functions Outrigger does not know. */
   strictImports?: boolean;
+  /** `debug: true`: log each non-Ok host-call result once per call site (host-call-diagnostics.ts). */
+  debug?: boolean;
+  /** Time and tick timers; the system clock unless a test harness passes a virtual one. */
+  clock?: Clock;
+  /** Who answers proxy_http_call (the test harness's mocked clusters; see http-call-dispatcher.ts). */
+  httpCalls?: HttpCallDispatcher;
+  /** The module's source map (built with --sourceMap), for source positions in fault backtraces. */
+  sourceMap?: SourceMap | null;
 }
 
 export interface FilterLimits {
@@ -114,7 +125,7 @@ export class WasmVm {
   touched: HttpStream[] | null = null;
   /** Runs proxy_on_tick; set by the owner (WasmFilter), which decides what a trap there means. */
   onTick: (() => void) | null = null;
-  #tickTimer: NodeJS.Timeout | null = null;
+  #tickTimer: TickTimer | null = null;
 
   #exports: Record<string, unknown> = {};
   /**
@@ -376,12 +387,9 @@ export class WasmVm {
 
   /** proxy_set_tick_period_milliseconds: 0 stops the timer. */
   setTickPeriod(ms: number): void {
-    if (this.#tickTimer) clearInterval(this.#tickTimer);
+    this.#tickTimer?.cancel();
     this.#tickTimer = null;
-    if (ms > 0 && this.fnTick && this.failed === null) {
-      this.#tickTimer = setInterval(() => this.onTick?.(), ms);
-      this.#tickTimer.unref();
-    }
+    if (ms > 0 && this.fnTick && this.failed === null) this.#tickTimer = (this.spec.clock ?? systemClock).every(ms, () => this.onTick?.());
   }
 
   /**

@@ -19,6 +19,8 @@ export interface FilterConfig {
   configuration: Buffer;
   vmConfiguration: Buffer;
   onError: FailurePolicy;
+  /** Log every non-Ok host-call result once per call site (the `debug` key). */
+  debug: boolean;
   /** `limits`: CPU budgets per callback and start-up (ms), linear memory cap (MiB); defaults in limits.ts. */
   limits: FilterLimits;
   /** The crash-loop breaker: the filter's `breaker` over the top-level one over the defaults. */

@@ -44,7 +44,7 @@ const TOP_KEYS = [
 const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
 /** wasm32 linear memory ends at 4 GiB. */
 const MAX_MEMORY_MB = 4096;
-const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits', 'breaker', 'strict_imports'] as const;
+const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits', 'breaker', 'strict_imports', 'debug'] as const;
 const BREAKER_KEYS = ['max_faults', 'window_ms', 'backoff_ms', 'max_backoff_ms'] as const;
 const DEFAULT_BREAKER: BreakerConfig = {
   maxFaults: DEFAULT_BREAKER_MAX_FAULTS,
@@ -247,6 +247,7 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
     const limits = parseLimits(e.limits, i, p);
     if (e.strict_imports !== undefined && typeof e.strict_imports !== 'boolean')
       p.add(['filters', i, 'strict_imports'], `expected true or false, got ${describe(e.strict_imports)}`);
+    if (e.debug !== undefined && typeof e.debug !== 'boolean') p.add(['filters', i, 'debug'], `expected true or false, got ${describe(e.debug)}`);
     out.push({
       name,
       file,
@@ -259,6 +260,7 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
       onError: onError as FailurePolicy,
       breaker: parseBreaker(e.breaker, ['filters', i, 'breaker'], p, breaker),
       strictImports: e.strict_imports === true,
+      debug: e.debug === true,
     });
   });
   return out;

@@ -50,6 +50,7 @@ function slotKey(entry: FilterConfig, sha256: string): string {
     entry.limits,
     entry.breaker,
     entry.strictImports,
+    entry.debug,
   ]);
 }
 

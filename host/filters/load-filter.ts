@@ -8,6 +8,7 @@ import type { AbiVersion } from '../../abi/functions.js';
 import { detectAbiVersion } from '../abi/abi-version.js';
 import type { MetricRegistry } from '../abi/filter-metrics.js';
 import type { SharedData } from '../abi/shared-data.js';
+import { loadSourceMap, type SourceMap } from '../abi/source-map.js';
 import { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
@@ -19,6 +20,8 @@ export interface CompiledModule {
   abi: AbiVersion;
   sha256: string;
   size: number;
+  /** The source map the module names (debug builds), or null. */
+  sourceMap: SourceMap | null;
 }
 
 export interface FilterFile {
@@ -63,7 +66,10 @@ export async function compileFilter({ bytes, sha256 }: FilterFile, name: string,
       'rebuild the filter; a file copied while still being written looks like this too',
     );
   }
-  return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength };
+  // The sandbox's rewrite moves every byte offset, and binaryen cannot carry a source map through it
+  // (it reads none): the map then only fits an unrewritten module. Frames keep their function names.
+  const sourceMap = sandboxDisabled() ? loadSourceMap(module, file) : null;
+  return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength, sourceMap };
 }
 
 /** Starts a filter from a compiled module. Throws OutriggerError when it does not start. */
@@ -88,6 +94,8 @@ export function startFilter(
       sharedData: shared.sharedData,
       limits: entry.limits,
       strictImports: entry.strictImports,
+      debug: entry.debug,
+      sourceMap: compiled.sourceMap,
     },
     entry.onError,
     entry.breaker,

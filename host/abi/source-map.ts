@@ -1,0 +1,66 @@
+// A filter's source map: from a wasm byte offset (what V8 puts in a trap's stack frames) to the
+// AssemblyScript file, line and column it was compiled from. AssemblyScript writes the map beside the
+// module with --sourceMap (outrigger build --debug) and names it in the module's sourceMappingURL
+// custom section; a module without one, or whose map is missing, simply gets no source frames.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
+
+export interface SourcePosition {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export class SourceMap {
+  readonly #map: TraceMap;
+  /** Where the map was read from, for logs. */
+  readonly file: string;
+
+  constructor(json: string, file: string) {
+    this.#map = new TraceMap(json);
+    this.file = file;
+  }
+
+  /** The source position of wasm byte `offset` (line 1, column = offset, as wasm source maps say), or null. */
+  position(offset: number): SourcePosition | null {
+    const p = originalPositionFor(this.#map, { line: 1, column: offset });
+    if (p.source === null || p.line === null) return null;
+    return { file: p.source, line: p.line, column: (p.column ?? 0) + 1 };
+  }
+}
+
+/** The URL in a module's sourceMappingURL section (a length-prefixed UTF-8 string), or null. */
+export function sourceMappingUrl(module: WebAssembly.Module): string | null {
+  const sections = WebAssembly.Module.customSections(module, 'sourceMappingURL');
+  if (sections.length === 0) return null;
+  const bytes = new Uint8Array(sections[0]);
+  let len = 0;
+  let shift = 0;
+  let i = 0;
+  for (; i < bytes.length && i < 5; i++) {
+    len |= (bytes[i] & 0x7f) << shift;
+    shift += 7;
+    if ((bytes[i] & 0x80) === 0) {
+      i++;
+      break;
+    }
+  }
+  return Buffer.from(bytes.subarray(i, i + len)).toString('utf8') || null;
+}
+
+/**
+ * The source map a module names, read from beside `wasmFile` (only local, relative or file: URLs:
+ * a filter load never goes to the network). Null when there is none or it cannot be read or parsed.
+ */
+export function loadSourceMap(module: WebAssembly.Module, wasmFile: string | null): SourceMap | null {
+  const url = sourceMappingUrl(module);
+  if (url === null || wasmFile === null || (/^[a-z][a-z0-9+.-]*:/i.test(url) && !url.startsWith('file:'))) return null;
+  const file = url.startsWith('file:') ? new URL(url).pathname : path.resolve(path.dirname(wasmFile), url);
+  try {
+    return new SourceMap(readFileSync(file, 'utf8'), file);
+  } catch {
+    return null;
+  }
+}
