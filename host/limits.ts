@@ -56,3 +56,17 @@ export const REJECTION_LOG_PER_SECOND = 10;
  * next to a compile (~0.5-2 s), so it hardly adds to save-to-live.
  */
 export const BUILD_WATCH_QUIET_MS = 50;
+/**
+ * Default `watchdog_ms`: how long the event loop may be blocked before the watchdog thread ends the
+ * process. Far above any healthy pause (a major GC or a large compile is tens of ms; a1's per-callback
+ * deadline stops a looping filter in hundreds), short enough that an orchestrator restarts a stuck
+ * pod long before its liveness probe gives up (Kubernetes: 3 × 10 s by default).
+ */
+export const DEFAULT_WATCHDOG_MS = 5_000;
+/** Heartbeat/check period bounds: watchdog_ms / 10, so it fires within ~10 % of watchdog_ms. */
+export const WATCHDOG_MIN_TICK_MS = 20;
+export const WATCHDOG_MAX_TICK_MS = 250;
+/** After SIGTERM/SIGINT the process ends within drain_timeout_ms plus this, whatever the loop does. */
+export const SHUTDOWN_GRACE_MS = 1_000;
+/** Longest busy-loop the test hook (OUTRIGGER_TEST_HOOKS=1, x-outrigger-test-block-ms) runs. */
+export const TEST_HOOK_MAX_BLOCK_MS = 600_000;

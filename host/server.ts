@@ -21,6 +21,8 @@ import { proxiedUpgrade, responseOver, upgradeHasBody } from './http/upgrade.js'
 import { Upstream } from './http/upstream.js';
 import { UpstreamProbe } from './http/upstream-probe.js';
 import { DOWNSTREAM_KEEP_ALIVE_MS } from './limits.js';
+import { runTestHooks, TEST_HOOKS_ENABLED } from './test-hooks.js';
+import type { Watchdog } from './watchdog/watchdog.js';
 
 export interface RunningOutrigger {
   /** Where the proxy listens ("127.0.0.1:8080" or "unix:/path"). */
@@ -39,6 +41,8 @@ export interface StartOptions {
   configFile?: string | null;
   /** Watch the config file and filters directory for changes (default true). */
   watch?: boolean;
+  /** The process's watchdog (cli.ts starts it): told about reloads of watchdog_ms and about shutdown. */
+  watchdog?: Watchdog | null;
 }
 
 /** The request-target and forwarded-header settings (issue 12 points 3 and 7), applied on reload. */
@@ -80,6 +84,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   let drained: (() => void) | null = null;
 
   const onRequest = (req: IncomingMessage, res: ServerResponse, upgrade: ExchangeUpgrade | null = null, fromUpgradeEvent = false) => {
+    if (TEST_HOOKS_ENABLED) runTestHooks(req);
     stats.inFlight++;
     // A request from the 'upgrade' event owns its connection (closed after the response, or a
     // tunnel): it is in flight until the socket closes.
@@ -134,6 +139,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   /** What a reload may change besides filters; listener addresses need a restart. */
   const applySettings = (next: OutriggerConfig, prev: OutriggerConfig) => {
     if (next.logLevel !== prev.logLevel) logger.level = next.logLevel;
+    if (next.watchdogMs !== prev.watchdogMs) opts.watchdog?.configure(next.watchdogMs);
     env.limits = { maxBufferedBody: next.maxBufferedBody, filterHoldTimeoutMs: next.filterHoldTimeoutMs };
     env.front = frontOptions(next);
     if (next.upstream !== prev.upstream || next.upstreamTimeoutMs !== prev.upstreamTimeoutMs || next.connectTimeoutMs !== prev.connectTimeoutMs) {
@@ -191,6 +197,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
       closing ??= (async () => {
         reloader.close();
         const drainTimeoutMs = reloader.config.drainTimeoutMs;
+        opts.watchdog?.shutdownStarted(drainTimeoutMs);
         logger.info({ inFlight: stats.inFlight }, 'shutting down: draining in-flight requests');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

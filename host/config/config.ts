@@ -53,4 +53,6 @@ export interface OutriggerConfig {
   trustForwardedHeaders: boolean;
   /** generate_request_id: give a request without x-request-id one before the filters run. */
   generateRequestId: boolean;
+  /** Longest the event loop may be blocked before the watchdog ends the process; 0: off. */
+  watchdogMs: number;
 }

@@ -15,6 +15,7 @@ import {
   DEFAULT_FILTER_HOLD_TIMEOUT_MS,
   DEFAULT_MAX_BUFFERED_BODY_BYTES,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
+  DEFAULT_WATCHDOG_MS,
 } from '../limits.js';
 import type { FilterLimits } from '../abi/wasm-vm.js';
 import type { FilterConfig, ListenAddress, LogLevelName, OutriggerConfig } from './config.js';
@@ -34,6 +35,7 @@ const TOP_KEYS = [
   'normalize_path',
   'trust_forwarded_headers',
   'generate_request_id',
+  'watchdog_ms',
 ] as const;
 const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits', 'debug'] as const;
 const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
@@ -149,6 +151,16 @@ function bool(v: unknown, key: string, p: Problems, dflt: boolean): boolean {
   if (v === undefined) return dflt;
   if (typeof v !== 'boolean') {
     p.add([key], `expected true or false, got ${describe(v)}`);
+    return dflt;
+  }
+  return v;
+}
+
+/** A whole number of milliseconds where 0 turns the feature off. */
+function nonNegativeInt(v: unknown, key: string, p: Problems, dflt: number, zeroMeans: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    p.add([key], `expected a whole number of milliseconds (0 ${zeroMeans}), got ${describe(v)}`);
     return dflt;
   }
   return v;
@@ -305,6 +317,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     normalizePath: bool(c.normalize_path, 'normalize_path', p, true),
     trustForwardedHeaders: bool(c.trust_forwarded_headers, 'trust_forwarded_headers', p, false),
     generateRequestId: bool(c.generate_request_id, 'generate_request_id', p, true),
+    watchdogMs: nonNegativeInt(c.watchdog_ms, 'watchdog_ms', p, DEFAULT_WATCHDOG_MS, 'turns the watchdog off'),
   };
   if (p.list.length)
     throw new OutriggerError(

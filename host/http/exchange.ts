@@ -12,6 +12,8 @@ import { FilterChain, type ChainLimits, type ChainSink } from '../chain/filter-c
 import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
+import { requestIdOf } from '../chain/request-id.js';
+import { recordRequestId } from '../watchdog/activity.js';
 import type { Generation } from '../filters/generation.js';
 import { collectEndToEnd, isHopByHop } from './hop-by-hop.js';
 import { dispatchAsterisk } from './asterisk-dispatch.js';
@@ -42,7 +44,6 @@ export interface ExchangeUpgrade {
 }
 
 let nextId = 0;
-const idPrefix = `${process.pid.toString(36)}-${Date.now().toString(36)}`;
 
 function requestHasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
@@ -113,7 +114,10 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const front = env.front;
     forwardedProto(headers, 'http', front.trustForwardedHeaders);
     const sock = req.socket;
-    this.#stream = new HttpStream(requestIdFor(headers, front.generateRequestId) ?? `${idPrefix}-${(nextId++).toString(36)}`, headers, {
+    const serial = nextId++;
+    const id = requestIdFor(headers, front.generateRequestId) ?? requestIdOf(serial);
+    recordRequestId(serial, id);
+    this.#stream = new HttpStream(id, headers, {
       sourceAddress: sock.remoteAddress ?? '',
       sourcePort: sock.remotePort ?? 0,
       destinationAddress: sock.localAddress ?? '',
@@ -121,6 +125,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       protocol: `HTTP/${req.httpVersion}`,
       scheme: 'http',
     });
+    this.#stream.serial = serial;
     this.#requestEos = !requestHasBody(req);
     this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch);
   }

@@ -1,0 +1,138 @@
+// The last fence for the process (issue 11, point 3): a thread that is not the event loop ends a
+// process whose loop is blocked, naming what was running; SIGTERM takes effect within
+// drain_timeout_ms plus a second even while a filter loops. Real `outrigger start` processes.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { request } from 'undici';
+import { spawnOutrigger } from './helpers/cli.mjs';
+import { FIXTURES, tempDir } from './helpers/proxy.mjs';
+import { startUpstream } from './helpers/upstream.mjs';
+
+/** spin.wasm loops forever in on_request_headers for /spin; cpu_ms far above watchdog_ms, so the
+ * per-callback deadline does not stop it first and the watchdog path is what is tested. */
+function writeConfig(upstream, extra, cpuMs = 600_000) {
+  const file = path.join(tempDir(), 'c.yaml');
+  writeFileSync(
+    file,
+    `listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstream: ${upstream.url}\n${extra}filters:\n  - name: spinner\n    file: ${FIXTURES}/spin.wasm\n    config: { where: request_headers }\n    limits: { cpu_ms: ${cpuMs} }\n    on_error: fail_closed\n`,
+  );
+  return file;
+}
+
+const seconds = (t0) => (performance.now() - t0) / 1000;
+
+describe('watchdog', { timeout: 50_000 }, () => {
+  it('ends a process whose event loop the host blocks (test hook), logging what ran, with SIGKILL', async () => {
+    const upstream = await startUpstream();
+    const proc = spawnOutrigger(['start', '--config', writeConfig(upstream, 'watchdog_ms: 1000\n')], { env: { OUTRIGGER_TEST_HOOKS: '1' } });
+    try {
+      const ready = await proc.waitFor((l) => l.msg === 'outrigger ready');
+      const ok = await request(`http://${ready.listen}/fine`);
+      assert.equal(ok.statusCode, 200);
+      await ok.body.text();
+      const t0 = performance.now();
+      // Blocks for a minute unless the watchdog ends the process.
+      request(`http://${ready.listen}/x`, { headers: { 'x-outrigger-test-block-ms': '60000' } }).catch(() => {});
+      await proc.exited;
+      const elapsed = seconds(t0);
+      assert.equal(proc.status.signal, 'SIGKILL');
+      assert.ok(elapsed < 20, `ended after ${elapsed}s`);
+      const line = proc.lines.find((l) => l.code === 'OUTRIGGER_WATCHDOG');
+      assert.ok(line, 'the watchdog logged a line before ending the process');
+      assert.equal(line.level, 60);
+      assert.equal(line.filter, null, 'no filter callback was running: the host blocked the loop');
+      assert.ok(line.blockedMs >= 1000, `blockedMs ${line.blockedMs}`);
+      assert.match(line.msg, /event loop blocked/);
+    } finally {
+      proc.child.kill('SIGKILL');
+      await upstream.close();
+    }
+  });
+
+  it('names the filter, callback and request id when a filter blocks the loop', async () => {
+    const upstream = await startUpstream();
+    const proc = spawnOutrigger(['start', '--config', writeConfig(upstream, 'watchdog_ms: 1000\n')]);
+    try {
+      const ready = await proc.waitFor((l) => l.msg === 'outrigger ready');
+      const t0 = performance.now();
+      await assert.rejects(request(`http://${ready.listen}/spin`), 'the connection dies with the process');
+      await proc.exited;
+      const elapsed = seconds(t0);
+      assert.ok(elapsed < 20, `ended after ${elapsed}s`);
+      const line = proc.lines.find((l) => l.code === 'OUTRIGGER_WATCHDOG');
+      assert.ok(line, 'watchdog line');
+      assert.equal(line.filter, 'spinner');
+      assert.equal(line.callback, 'proxy_on_request_headers');
+      assert.match(line.reqId, /^[0-9a-z]+-[0-9a-z]+-[0-9a-z]+$/);
+      assert.equal(proc.status.signal, 'SIGKILL');
+    } finally {
+      proc.child.kill('SIGKILL');
+      await upstream.close();
+    }
+  });
+
+  it('SIGTERM while a filter loops takes effect within drain_timeout_ms plus a second', async () => {
+    const upstream = await startUpstream();
+    // A blocked loop never runs the SIGTERM handler: the watchdog (1.5 s) ends the process within
+    // drain_timeout_ms + 1 s.
+    const proc = spawnOutrigger(['start', '--config', writeConfig(upstream, 'watchdog_ms: 1500\ndrain_timeout_ms: 1000\n')]);
+    try {
+      const ready = await proc.waitFor((l) => l.msg === 'outrigger ready');
+      request(`http://${ready.listen}/spin`).catch(() => {});
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+      const elapsed = seconds(t0);
+      // drain 1 s + grace 1 s, with a wide margin for a loaded machine.
+      assert.ok(elapsed < 10, `the process ended ${elapsed}s after SIGTERM`);
+      assert.equal(proc.status.signal, 'SIGKILL');
+      assert.ok(proc.lines.some((l) => l.code === 'OUTRIGGER_WATCHDOG' && l.filter === 'spinner'));
+    } finally {
+      proc.child.kill('SIGKILL');
+      await upstream.close();
+    }
+  });
+
+  it('SIGTERM with a drain that never ends: the shutdown deadline ends the process', async () => {
+    let hold = null;
+    const upstream = await startUpstream((_req, res) => {
+      hold = res;
+    });
+    const proc = spawnOutrigger(['start', '--config', writeConfig(upstream, 'watchdog_ms: 0\ndrain_timeout_ms: 500\n')], {
+      env: { OUTRIGGER_TEST_HOOKS: '1' },
+    });
+    try {
+      const ready = await proc.waitFor((l) => l.msg === 'outrigger ready');
+      request(`http://${ready.listen}/slow`).catch(() => {});
+      while (!hold) await new Promise((r) => setTimeout(r, 10));
+      const t0 = performance.now();
+      // The drain starts, then the loop blocks for a minute (watchdog_ms 0: the loop check is off).
+      proc.child.kill('SIGTERM');
+      await proc.waitFor((l) => l.msg === 'shutting down: draining in-flight requests');
+      request(`http://${ready.listen}/x`, { headers: { 'x-outrigger-test-block-ms': '60000' } }).catch(() => {});
+      await proc.exited;
+      const elapsed = seconds(t0);
+      assert.ok(elapsed < 10, `ended ${elapsed}s after SIGTERM`);
+      const line = proc.lines.find((l) => l.code === 'OUTRIGGER_SHUTDOWN_DEADLINE');
+      if (line) assert.equal(proc.status.signal, 'SIGKILL');
+      else assert.equal(proc.status.code, 0, 'a drain that finished in time exits 0');
+    } finally {
+      proc.child.kill('SIGKILL');
+      hold?.destroy();
+      await upstream.close();
+    }
+  });
+
+  it('watchdog_ms is validated', async () => {
+    const upstream = await startUpstream();
+    const proc = spawnOutrigger(['validate', '--config', writeConfig(upstream, 'watchdog_ms: -5\n')]);
+    let err = '';
+    proc.child.stderr.on('data', (c) => (err += c));
+    assert.equal(await proc.exited, 1);
+    assert.match(err, /c\.yaml:4:\d+: watchdog_ms: expected a whole number of milliseconds \(0 turns the watchdog off\), got number -5/);
+    await upstream.close();
+  });
+});
