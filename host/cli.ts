@@ -42,6 +42,7 @@ async function start(file: string | undefined, watch: boolean): Promise<void> {
   // Before start-up, which runs filter code too; one per process (in-process embedders start their own).
   const watchdog = new Watchdog(config.watchdogMs);
   const running = await startOutrigger(config, { logger, configFile: file ? path.resolve(file) : null, watch, watchdog });
+  watchdog.arm();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

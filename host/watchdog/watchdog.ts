@@ -36,15 +36,30 @@ export class Watchdog {
   readonly #worker: Worker;
   readonly #beat: NodeJS.Timeout;
 
+  readonly #watchdogMs: number;
+
+  /**
+   * Starts the thread with the loop check disarmed (see arm()); the shutdown deadline works at once.
+   */
   constructor(watchdogMs: number, fd = 1) {
+    this.#watchdogMs = watchdogMs;
     const tickMs = watchdogTickMs(watchdogMs || 1000);
-    const data: WatchdogData = { buffer: activityBuffer, watchdogMs, tickMs, pid: process.pid, requestIds: requestIdBuffer, fd };
+    const data: WatchdogData = { buffer: activityBuffer, watchdogMs: 0, tickMs, pid: process.pid, requestIds: requestIdBuffer, fd };
     this.#worker = new Worker(new URL('./watchdog-thread.js', import.meta.url), { workerData: data });
     // Neither the thread nor the timer may keep a finished process alive.
     this.#worker.unref();
     this.#beat = setInterval(() => Atomics.add(activity, HEARTBEAT, 1), tickMs);
     this.#beat.unref();
     watchFilterNames((names) => this.#post({ type: 'names', names: [...names] }));
+  }
+
+  /**
+   * Arms the loop check, once the proxy is ready. Not before: start-up compiles and instruments
+   * filters synchronously (binaryen's first load alone blocked the loop 2.5 s on the shared CI
+   * machine), and a filter's own start-up is bounded by its limits.start_ms.
+   */
+  arm(): void {
+    this.configure(this.#watchdogMs);
   }
 
   /** A reload changed watchdog_ms (0 turns the loop check off; the shutdown deadline stays). */
