@@ -74,10 +74,10 @@ describe('HeaderMap', { timeout: 20_000 }, () => {
             m.replace(k, v);
             const i = model.findIndex(([mk]) => mk === k);
             if (i < 0) model.push([k, v]);
-            else
-              model = model
-                .filter(([mk], j) => mk !== k || j === i)
-                .map((p, j, arr) => (p[0] === k && arr.indexOf(p) === arr.findIndex(([mk]) => mk === k) ? [k, v] : p));
+            else {
+              model = model.filter(([mk], j) => mk !== k || j === i);
+              model[model.findIndex(([mk]) => mk === k)] = [k, v];
+            }
             break;
           }
           default:
