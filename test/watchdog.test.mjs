@@ -61,7 +61,7 @@ describe('watchdog', () => {
     try {
       const ready = await proc.waitFor((l) => l.msg === 'outrigger ready');
       const t0 = performance.now();
-      await assert.rejects(request(`http://${ready.listen}/spin`), 'the connection dies with the process');
+      await assert.rejects(request(`http://${ready.listen}/spin`, { headers: { 'x-request-id': 'spin-test-1' } }), 'the connection dies with the process');
       await proc.exited;
       const elapsed = seconds(t0);
       assert.ok(elapsed < 20, `ended after ${elapsed}s`);
@@ -69,7 +69,7 @@ describe('watchdog', () => {
       assert.ok(line, 'watchdog line');
       assert.equal(line.filter, 'spinner');
       assert.equal(line.callback, 'proxy_on_request_headers');
-      assert.match(line.reqId, /^[0-9a-z]+-[0-9a-z]+-[0-9a-z]+$/);
+      assert.equal(line.reqId, 'spin-test-1', 'the id the request carried');
       assert.equal(proc.status.signal, 'SIGKILL');
     } finally {
       proc.child.kill('SIGKILL');
@@ -101,6 +101,7 @@ describe('watchdog', () => {
   });
 
   it('SIGTERM with a drain that never ends: the shutdown deadline ends the process', T, async () => {
+    /** @type {import("node:http").ServerResponse | null} */
     let hold = null;
     const upstream = await startUpstream((_req, res) => {
       hold = res;
@@ -127,7 +128,7 @@ describe('watchdog', () => {
       assert.ok(proc.lines.some((l) => l.msg === 'shutting down: draining in-flight requests'));
     } finally {
       proc.child.kill('SIGKILL');
-      hold?.destroy();
+      /** @type {any} */ (hold)?.destroy();
       await upstream.close();
     }
   });
@@ -144,7 +145,7 @@ describe('watchdog', () => {
     ])
       assert.throws(
         () => parseConfig(yaml(v), '/c.yaml'),
-        (err) => {
+        (/** @type {any} */ err) => {
           assert.equal(err.code, 'OUTRIGGER_CONFIG_INVALID');
           assert.match(
             err.message,
