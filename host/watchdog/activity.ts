@@ -1,7 +1,9 @@
 // What the event loop is running right now, in shared memory, so that the watchdog thread can name
 // it while the loop is blocked (it cannot ask the main thread then). The guest-call path writes three
 // small integers (filter, callback, request serial) per call: no allocation, no message. Names are
-// resolved only by the watchdog thread, from tables sent to it when they change.
+// resolved only by the watchdog thread, from tables sent to it when they change. Measured: the
+// stores cost 10-20 ns per guest call (paired micro-benchmark, a trivial wasm export called through
+// a wrapper like WasmVm.call with and without them; the same with a non-shared Int32Array).
 
 /** Int32 slots of the shared array. */
 export const HEARTBEAT = 0;
