@@ -53,4 +53,6 @@ export interface OutriggerConfig {
   trustForwardedHeaders: boolean;
   /** generate_request_id: give a request without x-request-id one before the filters run. */
   generateRequestId: boolean;
+  /** Time every Nth filter callback for /metrics (1: all, 0: none). */
+  callbackTimingSample: number;
 }
