@@ -16,7 +16,7 @@ const HIST = 'outrigger_filter_callback_duration_seconds';
 async function scrape(admin) {
   const res = await request(`${admin}/metrics`);
   assert.equal(res.statusCode, 200);
-  assert.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/);
+  assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
   return parseExposition(await res.body.text());
 }
 

@@ -30,7 +30,7 @@ export interface ExchangeEnv {
   logger: Logger;
   limits: ChainLimits;
   /** Callback latencies per filter (callback-timings.ts), or null when not kept. */
-  timings: CallbackTimings | null;
+  timings?: CallbackTimings | null;
   /** Counts outcomes for /metrics-style reporting. */
   stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
   /** normalize_path, trust_forwarded_headers, generate_request_id (see README "Configuration"). */
@@ -125,7 +125,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       scheme: 'http',
     });
     this.#requestEos = !requestHasBody(req);
-    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch, env.timings);
+    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch, env.timings ?? null);
   }
 
   start(): void {
