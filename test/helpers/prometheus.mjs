@@ -28,9 +28,12 @@ function parseLabels(text, line) {
 }
 
 function parseValue(s, line) {
-  if (s === '+Inf') return Number.POSITIVE_INFINITY;
-  if (s === '-Inf') return Number.NEGATIVE_INFINITY;
-  if (s === 'NaN') return Number.NaN;
+  // As Prometheus reads them (Go's ParseFloat): case-insensitive; prom-client writes NaN as "Nan"
+  // (e.g. the event loop lag mean before the first sample).
+  const l = s.toLowerCase();
+  if (l === '+inf' || l === 'inf') return Number.POSITIVE_INFINITY;
+  if (l === '-inf') return Number.NEGATIVE_INFINITY;
+  if (l === 'nan') return Number.NaN;
   const v = Number(s);
   if (s === '' || Number.isNaN(v)) throw new Error(`bad value in: ${line}`);
   return v;
