@@ -18,6 +18,12 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Default time graceful shutdown waits for in-flight requests before closing them. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/**
+ * Time every Nth filter callback for outrigger_filter_callback_duration_seconds (1: every one). Every
+ * callback by default: two performance.now() reads (~130 ns) and a bucket count per callback; see
+ * host/chain/callback-timings.ts and the README's Performance section for what it costs per request.
+ */
+export const DEFAULT_CALLBACK_TIMING_SAMPLE = 1;
 /** Keep-alive connections to one upstream. */
 export const UPSTREAM_POOL_CONNECTIONS = 128;
 /** Idle keep-alive time of downstream connections; above typical LB idle timeouts' floor. */

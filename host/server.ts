@@ -11,6 +11,7 @@ import type { OutriggerConfig } from './config/config.js';
 import { FilterManager } from './filters/filter-manager.js';
 import { Reloader, type ReloadResult } from './filters/reloader.js';
 import { buildAdminServer } from './http/admin-server.js';
+import { CallbackTimings } from './chain/callback-timings.js';
 import { startEchoUpstream } from './http/echo-upstream.js';
 import { clientErrorReply, rawReply } from './http/client-error.js';
 import { Exchange, type ExchangeEnv, type ExchangeUpgrade } from './http/exchange.js';
@@ -77,6 +78,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     upstream: new Upstream({ target, timeoutMs: config.upstreamTimeoutMs, connectTimeoutMs: config.connectTimeoutMs }),
     logger,
     limits: { maxBufferedBody: config.maxBufferedBody, filterHoldTimeoutMs: config.filterHoldTimeoutMs },
+    timings: new CallbackTimings(config.callbackTimingSample),
     stats,
     front: frontOptions(config),
   };
@@ -142,6 +144,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     if (next.watchdogMs !== prev.watchdogMs) opts.watchdog?.configure(next.watchdogMs);
     env.limits = { maxBufferedBody: next.maxBufferedBody, filterHoldTimeoutMs: next.filterHoldTimeoutMs };
     env.front = frontOptions(next);
+    if (env.timings) env.timings.sample = next.callbackTimingSample;
     if (next.upstream !== prev.upstream || next.upstreamTimeoutMs !== prev.upstreamTimeoutMs || next.connectTimeoutMs !== prev.connectTimeoutMs) {
       const old = env.upstream;
       env.upstream = new Upstream({ target: resolveTarget(next), timeoutMs: next.upstreamTimeoutMs, connectTimeoutMs: next.connectTimeoutMs });
@@ -166,6 +169,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         started: () => started,
         reload: () => reloader.reload('admin request'),
         stats: () => ({ ...stats }),
+        timings: env.timings,
       });
       await admin.ready();
       await listen(admin.server as unknown as NetServer, config.admin, 'admin listener');

@@ -55,4 +55,6 @@ export interface OutriggerConfig {
   generateRequestId: boolean;
   /** Longest the event loop may be blocked before the watchdog ends the process; 0: off. */
   watchdogMs: number;
+  /** Time every Nth filter callback for /metrics (1: all, 0: none). */
+  callbackTimingSample: number;
 }

@@ -7,6 +7,7 @@ import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
 import type { FailurePolicy } from '../chain/filter-instance.js';
 import { OutriggerError } from '../errors.js';
 import {
+  DEFAULT_CALLBACK_TIMING_SAMPLE,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CPU_MS,
   DEFAULT_MEMORY_MB,
@@ -36,6 +37,7 @@ const TOP_KEYS = [
   'trust_forwarded_headers',
   'generate_request_id',
   'watchdog_ms',
+  'callback_timing_sample',
 ] as const;
 const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits', 'debug'] as const;
 const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
@@ -161,6 +163,16 @@ function nonNegativeInt(v: unknown, key: string, p: Problems, dflt: number, zero
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
     p.add([key], `expected a whole number of milliseconds (0 ${zeroMeans}), got ${describe(v)}`);
+    return dflt;
+  }
+  return v;
+}
+
+/** A whole number, 0 or more. */
+function wholeNumber(v: unknown, key: string, p: Problems, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    p.add([key], `expected a whole number (0 or more), got ${describe(v)}`);
     return dflt;
   }
   return v;
@@ -318,6 +330,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     trustForwardedHeaders: bool(c.trust_forwarded_headers, 'trust_forwarded_headers', p, false),
     generateRequestId: bool(c.generate_request_id, 'generate_request_id', p, true),
     watchdogMs: nonNegativeInt(c.watchdog_ms, 'watchdog_ms', p, DEFAULT_WATCHDOG_MS, 'turns the watchdog off'),
+    callbackTimingSample: wholeNumber(c.callback_timing_sample, 'callback_timing_sample', p, DEFAULT_CALLBACK_TIMING_SAMPLE),
   };
   if (p.list.length)
     throw new OutriggerError(

@@ -7,6 +7,7 @@ import { type Duplex, Readable } from 'node:stream';
 import { util as undiciUtil, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { BodyBuffer } from '../chain/body-buffer.js';
+import type { CallbackTimings } from '../chain/callback-timings.js';
 import type { ChainBatch } from '../chain/chain-batch.js';
 import { FilterChain, type ChainLimits, type ChainSink } from '../chain/filter-chain.js';
 import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
@@ -30,6 +31,8 @@ export interface ExchangeEnv {
   batch: ChainBatch;
   logger: Logger;
   limits: ChainLimits;
+  /** Callback latencies per filter (callback-timings.ts), or null when not kept. */
+  timings?: CallbackTimings | null;
   /** Counts outcomes for /metrics-style reporting. */
   stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
   /** normalize_path, trust_forwarded_headers, generate_request_id (see README "Configuration"). */
@@ -127,7 +130,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     });
     this.#stream.serial = serial;
     this.#requestEos = !requestHasBody(req);
-    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch);
+    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch, env.timings ?? null);
   }
 
   start(): void {
