@@ -33,7 +33,11 @@ export type ErrorCode =
   | 'OUTRIGGER_BUILD_PROJECT'
   | 'OUTRIGGER_BUILD'
   /** `outrigger test`: a fixture file that cannot be read, parsed or started. */
-  | 'OUTRIGGER_TEST_FIXTURE';
+  | 'OUTRIGGER_TEST_FIXTURE'
+  /** The watchdog thread ended a process whose event loop was blocked longer than watchdog_ms. */
+  | 'OUTRIGGER_WATCHDOG'
+  /** A SIGTERM/SIGINT shutdown ran past drain_timeout_ms plus the grace: the watchdog ended it. */
+  | 'OUTRIGGER_SHUTDOWN_DEADLINE';
 
 /**
  * Codes of the log lines and FilterFaults of a filter failing on the data path (not OutriggerErrors):

@@ -18,6 +18,12 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Default time graceful shutdown waits for in-flight requests before closing them. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/**
+ * Time every Nth filter callback for outrigger_filter_callback_duration_seconds (1: every one). Every
+ * callback by default: two performance.now() reads (~130 ns) and a bucket count per callback; see
+ * host/chain/callback-timings.ts and the README's Performance section for what it costs per request.
+ */
+export const DEFAULT_CALLBACK_TIMING_SAMPLE = 1;
 /** Keep-alive connections to one upstream. */
 export const UPSTREAM_POOL_CONNECTIONS = 128;
 /** Idle keep-alive time of downstream connections; above typical LB idle timeouts' floor. */
@@ -62,3 +68,17 @@ export const REJECTION_LOG_PER_SECOND = 10;
  * next to a compile (~0.5-2 s), so it hardly adds to save-to-live.
  */
 export const BUILD_WATCH_QUIET_MS = 50;
+/**
+ * Default `watchdog_ms`: how long the event loop may be blocked before the watchdog thread ends the
+ * process. Far above any healthy pause (a major GC or a large compile is tens of ms; a1's per-callback
+ * deadline stops a looping filter in hundreds), short enough that an orchestrator restarts a stuck
+ * pod long before its liveness probe gives up (Kubernetes: 3 × 10 s by default).
+ */
+export const DEFAULT_WATCHDOG_MS = 5_000;
+/** Heartbeat/check period bounds: watchdog_ms / 10, so it fires within ~10 % of watchdog_ms. */
+export const WATCHDOG_MIN_TICK_MS = 20;
+export const WATCHDOG_MAX_TICK_MS = 250;
+/** After SIGTERM/SIGINT the process ends within drain_timeout_ms plus this, whatever the loop does. */
+export const SHUTDOWN_GRACE_MS = 1_000;
+/** Longest busy-loop the test hook (OUTRIGGER_TEST_HOOKS=1, x-outrigger-test-block-ms) runs. */
+export const TEST_HOOK_MAX_BLOCK_MS = 600_000;

@@ -10,6 +10,7 @@ import { OutriggerError } from '../errors.js';
 import { MEMORY_REPLACE_FRACTION } from '../limits.js';
 import { systemClock, type Clock, type TickTimer } from './clock.js';
 import { CpuBudget } from './cpu-budget.js';
+import { activity, CALLBACK, FILTER, filterIndexOf, REQUEST } from '../watchdog/activity.js';
 import type { MetricRegistry } from './filter-metrics.js';
 import type { HttpCallDispatcher } from './http-call-dispatcher.js';
 import { GuestMemory } from './guest-memory.js';
@@ -138,6 +139,8 @@ export class WasmVm {
   readonly #freeSlots: number[] = [];
   #live = 0;
   #alloc: GuestFn | null = null;
+  /** This filter's index in the watchdog's name table (watchdog/activity.ts). */
+  readonly #filterIndex: number;
 
   fnCreate: GuestFn | null = null;
   fnRequestHeaders: GuestFn | null = null;
@@ -153,6 +156,7 @@ export class WasmVm {
     this.module = module;
     this.abi = abi;
     this.spec = spec;
+    this.#filterIndex = filterIndexOf(spec.name);
   }
 
   /** Instantiates and runs the start-up sequence. Throws OutriggerError when the filter can't start. */
@@ -272,6 +276,9 @@ export class WasmVm {
     this.phase = phase;
     this.currentId = this.rootId;
     const timed = this.budget.begin(step, this.spec.limits.startMs);
+    activity[FILTER] = this.#filterIndex;
+    activity[CALLBACK] = phase;
+    activity[REQUEST] = -1;
     try {
       return body();
     } catch (err) {
@@ -280,6 +287,8 @@ export class WasmVm {
       if (timed) this.budget.end();
       this.phase = Phase.None;
       this.currentId = 0;
+      activity[FILTER] = -1;
+      activity[CALLBACK] = Phase.None;
     }
   }
 
@@ -352,6 +361,11 @@ export class WasmVm {
     this.currentId = id;
     this.phase = phase;
     const timed = this.budget.begin(PHASE_CALLBACK[phase], this.spec.limits.cpuMs);
+    // For the watchdog: three int stores into shared memory (see watchdog/activity.ts).
+    const act = activity;
+    act[FILTER] = this.#filterIndex;
+    act[CALLBACK] = phase;
+    act[REQUEST] = stream === null ? -1 : stream.serial;
     try {
       return fn(id, a, b);
     } catch (err) {
@@ -371,6 +385,8 @@ export class WasmVm {
       throw err;
     } finally {
       if (timed) this.budget.end();
+      act[FILTER] = -1;
+      act[CALLBACK] = Phase.None;
       this.#currentSlot = -1;
       this.currentId = 0;
       this.phase = Phase.None;

@@ -58,4 +58,8 @@ export interface OutriggerConfig {
   trustForwardedHeaders: boolean;
   /** generate_request_id: give a request without x-request-id one before the filters run. */
   generateRequestId: boolean;
+  /** Longest the event loop may be blocked before the watchdog ends the process; 0: off. */
+  watchdogMs: number;
+  /** Time every Nth filter callback for /metrics (1: all, 0: none). */
+  callbackTimingSample: number;
 }

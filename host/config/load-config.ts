@@ -12,6 +12,7 @@ import {
   DEFAULT_BREAKER_MAX_BACKOFF_MS,
   DEFAULT_BREAKER_MAX_FAULTS,
   DEFAULT_BREAKER_WINDOW_MS,
+  DEFAULT_CALLBACK_TIMING_SAMPLE,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CPU_MS,
   DEFAULT_MEMORY_MB,
@@ -20,6 +21,7 @@ import {
   DEFAULT_FILTER_HOLD_TIMEOUT_MS,
   DEFAULT_MAX_BUFFERED_BODY_BYTES,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
+  DEFAULT_WATCHDOG_MS,
 } from '../limits.js';
 import type { FilterLimits } from '../abi/wasm-vm.js';
 import type { FilterConfig, ListenAddress, LogLevelName, OutriggerConfig } from './config.js';
@@ -40,6 +42,8 @@ const TOP_KEYS = [
   'trust_forwarded_headers',
   'generate_request_id',
   'breaker',
+  'watchdog_ms',
+  'callback_timing_sample',
 ] as const;
 const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
 /** wasm32 linear memory ends at 4 GiB. */
@@ -200,6 +204,26 @@ function parseBreaker(v: unknown, keyPath: (string | number)[], p: Problems, bas
   return out;
 }
 
+/** A whole number of milliseconds where 0 turns the feature off. */
+function nonNegativeInt(v: unknown, key: string, p: Problems, dflt: number, zeroMeans: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    p.add([key], `expected a whole number of milliseconds (0 ${zeroMeans}), got ${describe(v)}`);
+    return dflt;
+  }
+  return v;
+}
+
+/** A whole number, 0 or more. */
+function wholeNumber(v: unknown, key: string, p: Problems, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    p.add([key], `expected a whole number (0 or more), got ${describe(v)}`);
+    return dflt;
+  }
+  return v;
+}
+
 /** A config value as the bytes a filter receives: strings as is, anything else as JSON. */
 function configBytes(v: unknown): Buffer {
   if (v === undefined || v === null) return Buffer.alloc(0);
@@ -356,6 +380,8 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     normalizePath: bool(c.normalize_path, 'normalize_path', p, true),
     trustForwardedHeaders: bool(c.trust_forwarded_headers, 'trust_forwarded_headers', p, false),
     generateRequestId: bool(c.generate_request_id, 'generate_request_id', p, true),
+    watchdogMs: nonNegativeInt(c.watchdog_ms, 'watchdog_ms', p, DEFAULT_WATCHDOG_MS, 'turns the watchdog off'),
+    callbackTimingSample: wholeNumber(c.callback_timing_sample, 'callback_timing_sample', p, DEFAULT_CALLBACK_TIMING_SAMPLE),
   };
   if (p.list.length)
     throw new OutriggerError(

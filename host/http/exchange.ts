@@ -7,11 +7,14 @@ import { type Duplex, Readable } from 'node:stream';
 import { util as undiciUtil, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { BodyBuffer } from '../chain/body-buffer.js';
+import type { CallbackTimings } from '../chain/callback-timings.js';
 import type { ChainBatch } from '../chain/chain-batch.js';
 import { FilterChain, type ChainLimits, type ChainSink } from '../chain/filter-chain.js';
 import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
+import { requestIdOf } from '../chain/request-id.js';
+import { recordRequestId } from '../watchdog/activity.js';
 import type { Generation } from '../filters/generation.js';
 import { collectEndToEnd, isHopByHop } from './hop-by-hop.js';
 import { dispatchAsterisk } from './asterisk-dispatch.js';
@@ -28,6 +31,8 @@ export interface ExchangeEnv {
   batch: ChainBatch;
   logger: Logger;
   limits: ChainLimits;
+  /** Callback latencies per filter (callback-timings.ts), or null when not kept. */
+  timings?: CallbackTimings | null;
   /** Counts outcomes for /metrics-style reporting. */
   stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
   /** normalize_path, trust_forwarded_headers, generate_request_id (see README "Configuration"). */
@@ -42,7 +47,6 @@ export interface ExchangeUpgrade {
 }
 
 let nextId = 0;
-const idPrefix = `${process.pid.toString(36)}-${Date.now().toString(36)}`;
 
 function requestHasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
@@ -113,7 +117,10 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const front = env.front;
     forwardedProto(headers, 'http', front.trustForwardedHeaders);
     const sock = req.socket;
-    this.#stream = new HttpStream(requestIdFor(headers, front.generateRequestId) ?? `${idPrefix}-${(nextId++).toString(36)}`, headers, {
+    const serial = nextId++;
+    const id = requestIdFor(headers, front.generateRequestId) ?? requestIdOf(serial);
+    recordRequestId(serial, id);
+    this.#stream = new HttpStream(id, headers, {
       sourceAddress: sock.remoteAddress ?? '',
       sourcePort: sock.remotePort ?? 0,
       destinationAddress: sock.localAddress ?? '',
@@ -121,8 +128,9 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       protocol: `HTTP/${req.httpVersion}`,
       scheme: 'http',
     });
+    this.#stream.serial = serial;
     this.#requestEos = !requestHasBody(req);
-    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch);
+    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch, env.timings ?? null);
   }
 
   start(): void {
