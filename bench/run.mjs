@@ -39,7 +39,8 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench builds fir
   --warmup S         discarded warm-up seconds before each measurement (default 1; quick 1)
   --connections N    autocannon connections, pipelining 1 (default 50)
   --only LIST        comma-separated subset of: direct,fastify,outrigger-0,outrigger-1,outrigger-3
-                     (default all of those), plus floor-null-3,floor-raw-3,read-3 (see bench/README.md)
+                     (default all of those), plus floor-null-3,floor-raw-3,read-3,outrigger-3-untimed
+                     (see bench/README.md)
   --profile          run the proxies under node --cpu-prof and print their top self-time functions
                      (the profiler slows them: numbers from such a run are not comparable)
   --out FILE         JSON results (default bench/results/latest.json)
@@ -141,6 +142,16 @@ const ALL_CONFIGS = [
     filtersDir: 'floor',
     filters: [F_REQUEST_ID, F_ADD_HEADER, F_API_KEY].map((f) => ({ name: f.name, file: f.file })),
   },
+  // outrigger-3 with the callback latency histogram off (callback_timing_sample: 0), to pair with
+  // outrigger-3 (--together outrigger-3,outrigger-3-untimed) for what the timing costs.
+  {
+    id: 'outrigger-3-untimed',
+    label: 'Outrigger, 3 filters, callbacks not timed',
+    kind: 'outrigger',
+    optional: true,
+    filters: [F_REQUEST_ID, F_ADD_HEADER, F_API_KEY],
+    extraYaml: ['callback_timing_sample: 0'],
+  },
   // Only with --only: three SDK filters (bench/filters/require_header.ts) that each read one request
   // header and change nothing: the issue's "filters that pull single headers" workload, for context.
   // The goal checks stay on outrigger-3.
@@ -154,7 +165,7 @@ const ALL_CONFIGS = [
   },
 ];
 /** Order within a round (reversed every other round): each goal's pair of configurations adjacent. */
-const ROUND_ORDER = ['direct', 'outrigger-1', 'fastify', 'outrigger-3', 'outrigger-0', 'floor-null-3', 'floor-raw-3', 'read-3'];
+const ROUND_ORDER = ['direct', 'outrigger-1', 'fastify', 'outrigger-3', 'outrigger-3-untimed', 'outrigger-0', 'floor-null-3', 'floor-raw-3', 'read-3'];
 let CONFIGS = ALL_CONFIGS.filter((c) => !c.optional);
 if (args.only) {
   const ids = args.only
@@ -694,6 +705,7 @@ function outriggerYaml(cfg, upstreamUrl) {
     `upstream: ${q(upstreamUrl)}`,
     `filters_dir: ${q(cfg.filtersPath ?? (cfg.filtersDir ? path.join(tmpDir, cfg.filtersDir) : FILTERS_DIR))}`,
     'log_level: info', // the default; needed for the "outrigger ready" line, which carries the bound ports
+    ...(cfg.extraYaml ?? []),
   ];
   if (!cfg.filters.length) lines.push('filters: []');
   else {

@@ -13,6 +13,7 @@ import { FilterManager } from './filters/filter-manager.js';
 import { runBuild } from './cli/build.js';
 import { runNew } from './cli/new.js';
 import { startOutrigger } from './server.js';
+import { Watchdog } from './watchdog/watchdog.js';
 
 const USAGE = `usage:
   outrigger start [--config FILE]      run the proxy (no --config: the built-in demo on 127.0.0.1:8080)
@@ -38,7 +39,10 @@ function loadConfig(file: string | undefined): OutriggerConfig {
 async function start(file: string | undefined, watch: boolean): Promise<void> {
   const config = loadConfig(file);
   const logger: Logger = pino({ level: config.logLevel, base: { pid: process.pid } });
-  const running = await startOutrigger(config, { logger, configFile: file ? path.resolve(file) : null, watch });
+  // Before start-up, which runs filter code too; one per process (in-process embedders start their own).
+  const watchdog = new Watchdog(config.watchdogMs);
+  const running = await startOutrigger(config, { logger, configFile: file ? path.resolve(file) : null, watch, watchdog });
+  watchdog.arm();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

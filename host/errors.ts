@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'OUTRIGGER_WASM_COMPILE'
   | 'OUTRIGGER_WASM_NO_ABI'
   | 'OUTRIGGER_WASM_LINK'
+  | 'OUTRIGGER_WASM_UNKNOWN_IMPORTS'
   | 'OUTRIGGER_WASM_NO_ALLOCATOR'
   | 'OUTRIGGER_WASM_START'
   | 'OUTRIGGER_WASM_MEMORY_OVER_CAP'
@@ -36,7 +37,26 @@ export type ErrorCode =
   | 'OUTRIGGER_BUILD_PROJECT'
   | 'OUTRIGGER_BUILD'
   /** `outrigger test`: a fixture file that cannot be read, parsed or started. */
-  | 'OUTRIGGER_TEST_FIXTURE';
+  | 'OUTRIGGER_TEST_FIXTURE'
+  /** The watchdog thread ended a process whose event loop was blocked longer than watchdog_ms. */
+  | 'OUTRIGGER_WATCHDOG'
+  /** A SIGTERM/SIGINT shutdown ran past drain_timeout_ms plus the grace: the watchdog ended it. */
+  | 'OUTRIGGER_SHUTDOWN_DEADLINE';
+
+/**
+ * Codes of the log lines and FilterFaults of a filter failing on the data path (not OutriggerErrors):
+ * the instance died (TRAP), it is being replaced after a backoff (DEGRADED), its crash-loop breaker
+ * is open / half-open / closed again, a response was cut because a policy applied after it started.
+ */
+export type FilterFaultCode =
+  | 'OUTRIGGER_FILTER_TRAP'
+  | 'OUTRIGGER_FILTER_HOLD_TIMEOUT'
+  | 'OUTRIGGER_FILTER_DEGRADED'
+  | 'OUTRIGGER_FILTER_BREAKER_OPEN'
+  | 'OUTRIGGER_FILTER_BREAKER_HALF_OPEN'
+  | 'OUTRIGGER_FILTER_BREAKER_CLOSED'
+  | 'OUTRIGGER_FILTER_RESTARTED'
+  | 'OUTRIGGER_RESPONSE_ABORTED';
 
 export class OutriggerError extends Error {
   readonly code: ErrorCode;

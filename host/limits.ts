@@ -38,9 +38,21 @@ export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 65_000;
  */
 export const CONNECTION_CHECK_MIN_MS = 50;
 export const CONNECTION_CHECK_MAX_MS = 1_000;
-/** Traps after which a filter's instance is not re-created for FILTER_RESTART_WINDOW_MS. */
-export const FILTER_RESTART_BURST = 5;
-export const FILTER_RESTART_WINDOW_MS = 10_000;
+/**
+ * Time every Nth filter callback for outrigger_filter_callback_duration_seconds (1: every one). Every
+ * callback by default: two performance.now() reads (~130 ns) and a bucket count per callback; see
+ * host/chain/callback-timings.ts and the README's Performance section for what it costs per request.
+ */
+export const DEFAULT_CALLBACK_TIMING_SAMPLE = 1;
+/**
+ * Crash-loop breaker defaults (`breaker:`, crash-breaker.ts). Five faults in ten seconds is a filter
+ * failing on most requests, not one bad request; a first retry after 100 ms costs a broken filter
+ * little and a healed one less; 30 s caps the wait so a fixed upstream condition is noticed soon.
+ */
+export const DEFAULT_BREAKER_MAX_FAULTS = 5;
+export const DEFAULT_BREAKER_WINDOW_MS = 10_000;
+export const DEFAULT_BREAKER_BACKOFF_MS = 100;
+export const DEFAULT_BREAKER_MAX_BACKOFF_MS = 30_000;
 /** A watched file must have had no write for this long before it is loaded (write-in-place). */
 export const RELOAD_QUIET_MS = 25;
 /** ...but a file written continuously is loaded (or rejected) after this long anyway. */
@@ -72,3 +84,17 @@ export const REJECTION_LOG_PER_SECOND = 10;
  * next to a compile (~0.5-2 s), so it hardly adds to save-to-live.
  */
 export const BUILD_WATCH_QUIET_MS = 50;
+/**
+ * Default `watchdog_ms`: how long the event loop may be blocked before the watchdog thread ends the
+ * process. Far above any healthy pause (a major GC or a large compile is tens of ms; a1's per-callback
+ * deadline stops a looping filter in hundreds), short enough that an orchestrator restarts a stuck
+ * pod long before its liveness probe gives up (Kubernetes: 3 × 10 s by default).
+ */
+export const DEFAULT_WATCHDOG_MS = 5_000;
+/** Heartbeat/check period bounds: watchdog_ms / 10, so it fires within ~10 % of watchdog_ms. */
+export const WATCHDOG_MIN_TICK_MS = 20;
+export const WATCHDOG_MAX_TICK_MS = 250;
+/** After SIGTERM/SIGINT the process ends within drain_timeout_ms plus this, whatever the loop does. */
+export const SHUTDOWN_GRACE_MS = 1_000;
+/** Longest busy-loop the test hook (OUTRIGGER_TEST_HOOKS=1, x-outrigger-test-block-ms) runs. */
+export const TEST_HOOK_MAX_BLOCK_MS = 600_000;

@@ -11,6 +11,7 @@ import type { OutriggerConfig } from './config/config.js';
 import { FilterManager } from './filters/filter-manager.js';
 import { Reloader, type ReloadResult } from './filters/reloader.js';
 import { buildAdminServer } from './http/admin-server.js';
+import { CallbackTimings } from './chain/callback-timings.js';
 import { startEchoUpstream } from './http/echo-upstream.js';
 import { clientErrorReply, rawReply } from './http/client-error.js';
 import { Exchange, type ExchangeEnv, type ExchangeUpgrade } from './http/exchange.js';
@@ -22,6 +23,8 @@ import { afterInFlight, inTurn } from './http/pipeline.js';
 import { proxiedUpgrade, responseOver, upgradeHasBody } from './http/upgrade.js';
 import { Upstream } from './http/upstream.js';
 import { UpstreamProbe } from './http/upstream-probe.js';
+import { runTestHooks, TEST_HOOKS_ENABLED } from './test-hooks.js';
+import type { Watchdog } from './watchdog/watchdog.js';
 
 export interface RunningOutrigger {
   /** Where the proxy listens ("127.0.0.1:8080" or "unix:/path"). */
@@ -40,6 +43,8 @@ export interface StartOptions {
   configFile?: string | null;
   /** Watch the config file and filters directory for changes (default true). */
   watch?: boolean;
+  /** The process's watchdog (cli.ts starts it): told about reloads of watchdog_ms and about shutdown. */
+  watchdog?: Watchdog | null;
 }
 
 /** The request-target and forwarded-header settings (issue 12 points 3 and 7), applied on reload. */
@@ -75,6 +80,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     logger,
     limits: { maxBufferedBody: config.maxBufferedBody, filterHoldTimeoutMs: config.filterHoldTimeoutMs },
     clientBodyTimeoutMs: config.clientBodyTimeoutMs,
+    timings: new CallbackTimings(config.callbackTimingSample),
     stats,
     front: frontOptions(config),
   };
@@ -83,6 +89,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   let drained: (() => void) | null = null;
 
   const onRequest = (req: IncomingMessage, res: ServerResponse, upgrade: ExchangeUpgrade | null = null, fromUpgradeEvent = false) => {
+    if (TEST_HOOKS_ENABLED) runTestHooks(req);
     stats.inFlight++;
     // A request from the 'upgrade' event owns its connection (closed after the response, or a
     // tunnel): it is in flight until the socket closes.
@@ -144,9 +151,11 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   /** What a reload may change besides filters; listener addresses need a restart. */
   const applySettings = (next: OutriggerConfig, prev: OutriggerConfig) => {
     if (next.logLevel !== prev.logLevel) logger.level = next.logLevel;
+    if (next.watchdogMs !== prev.watchdogMs) opts.watchdog?.configure(next.watchdogMs);
     env.limits = { maxBufferedBody: next.maxBufferedBody, filterHoldTimeoutMs: next.filterHoldTimeoutMs };
     env.front = frontOptions(next);
     env.clientBodyTimeoutMs = next.clientBodyTimeoutMs;
+    if (env.timings) env.timings.sample = next.callbackTimingSample;
     server.headersTimeout = next.clientHeaderTimeoutMs;
     server.keepAliveTimeout = next.keepaliveTimeoutMs;
     if (
@@ -180,6 +189,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         draining: () => draining,
         reload: () => reloader.reload('admin request'),
         stats: () => ({ ...stats }),
+        timings: env.timings,
       });
       await admin.ready();
       await listen(admin.server as unknown as NetServer, config.admin, 'admin listener');
@@ -212,6 +222,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         draining = true;
         reloader.close();
         const drainTimeoutMs = reloader.config.drainTimeoutMs;
+        opts.watchdog?.shutdownStarted(drainTimeoutMs);
         logger.info({ inFlight: stats.inFlight }, 'shutting down: draining in-flight requests');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

@@ -16,7 +16,7 @@
 //   OUTRIGGER_FIXTURE_TARGET=name  target passed to buildFilter (default "release")
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -158,9 +158,11 @@ async function buildFilterFixtures() {
     }
     let warnings = '';
     try {
+      // A fixture whose first line says `fixture-target: debug` keeps its name section (backtrace tests);
       // *_debug.ts fixtures: the debug build with a source map (trap backtraces with file.ts:line).
       const debug = entry.endsWith('_debug.ts');
-      warnings = (await builder.buildFilter(entry, output, debug ? { target: 'debug', sourceMap: true } : { target }))?.warnings ?? '';
+      const own = /^\/\/ fixture-target: (\w+)/.exec(readFileSync(entry, 'utf8'))?.[1] ?? target;
+      warnings = (await builder.buildFilter(entry, output, debug ? { target: 'debug', sourceMap: true } : { target: own }))?.warnings ?? '';
     } catch (err) {
       const detail = err?.stderr || err?.message || String(err);
       throw new BuildError(`building ${rel(entry)} failed:\n${String(detail).trim()}`);

@@ -37,7 +37,7 @@ filters:
     assert.ok(line, JSON.stringify(proxy.logs));
     assert.match(line.msg, /unreachable \[test\/fixtures\/filters\/trap_debug\/checkPath < test\/fixtures\/filters\/trap_debug\/TrapDebug#onRequestHeaders/);
     const filters = /** @type {any} */ (await (await request(`${proxy.admin}/filters`)).body.json());
-    const bt = filters.filters.find((f) => f.name === 'mapped').last_backtrace;
+    const bt = filters.filters.find((f) => f.name === 'mapped').backtrace;
     assert.match(bt[0], /checkPath \(wasm offset 0x[0-9a-f]+\)$/);
     assert.match(bt[1], /TrapDebug#onRequestHeaders /);
   } finally {

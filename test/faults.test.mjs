@@ -13,9 +13,12 @@ describe('a trapping filter', () => {
 
   before(async () => {
     upstream = await startUpstream();
+    // A 1 ms breaker window: every trap here is a lone fault, replaced at once (these tests are
+    // about one trap; backoff and the breaker are sandbox-recovery.test.mjs's).
     const filters = (policy) => `
 upstream: ${upstream.url}
 filters_dir: ${FIXTURES}
+breaker: { window_ms: 1 }
 filters:
   - name: trapper
     file: trap.wasm

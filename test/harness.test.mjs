@@ -245,7 +245,10 @@ cases:
   assert.match(d[3], /^response\.body: expected \{"contains":"hello"\}, got "filter \\"filter\\" failed; see the proxy log\\n"$/);
   assert.equal(d[4], 'local_reply: expected none, got status 503');
   assert.match(d[5], /^faults: expected 0, got 1 \(.*unreachable/);
-  assert.match(d[6], /^logs: expected a warn line containing "never logged", got error: filter "filter" failed: /);
+  assert.match(
+    d[6],
+    /^logs: expected a warn line containing "never logged", got error: filter trap in proxy_on_request_headers: .* \| error: filter "filter" failed: /,
+  );
   assert.equal(d[7], 'metrics.requests: expected 3, got absent');
   assert.equal(d[8], 'shared_data.k: expected "v", got absent');
   assert.match(d[9], /^expect\.bogus: unknown expectation/);

@@ -174,6 +174,9 @@ filters:
   - name: churn
     file: gc_churn.wasm
     config: ${config}
+    # These tests are about the collector, not the deadline: a collection of this deliberately
+    # heavy heap can pass the default 100 ms cpu_ms on a loaded machine.
+    limits: { cpu_ms: 2000 }
 `;
 
 describe('SDK collector (sdk/runtime/gc.ts)', () => {

@@ -93,8 +93,6 @@ const CASES = [
   ],
 ];
 
-const PIPELINED = new Set(['valid, then CL+TE', 'valid, then obs-fold', 'valid, then two Hosts', 'a request after the last chunk is the next request']);
-
 describe('request-smuggling corpus', () => {
   const env = {};
   before(async () => {
@@ -109,7 +107,7 @@ describe('request-smuggling corpus', () => {
   it(`holds at least 40 cases (${CASES.length})`, () => assert.ok(CASES.length >= 40));
 
   for (const [name, bytes, statuses, targets] of CASES)
-    it(name, { timeout: 20_000, todo: PIPELINED.has(name) ? 'needs one request at a time per connection (issue 12 point 2)' : undefined }, async () => {
+    it(name, { timeout: 20_000 }, async () => {
       const before = env.upstream.requests.length;
       const r = await rawRequest(env.proxy.url, bytes, { idleMs: 400 });
       const got = parseResponses(r.text).map((x) => x.status);

@@ -1,46 +1,104 @@
-// A fault's backtrace as a filter author reads it: the wasm frames of the error's stack, innermost
-// first, each with its function name (V8 takes it from the module's name section) and, when the
-// filter was built with a source map, the AssemblyScript position: "checkPath (filter.ts:9:33)".
+// The wasm frames of a guest error, innermost first, named from the module's name section. V8 prints
+// a wasm frame as `at name (wasm://wasm/<hash>:wasm-function[<index>]:0x<offset>)`, or with no name
+// when the module has none; the index is what the name section maps, so the name comes from there
+// whenever the section has one. When the filter was built with a source map, each frame also gets its
+// AssemblyScript position: "checkPath (filter.ts:9:33)".
 
 import type { SourceMap } from './source-map.js';
 
-/** Frames of the stack kept for /filters and the log: deeper ones are the SDK's dispatch. */
-const MAX_FRAMES = 16;
-
-// "    at name (wasm://wasm/1a2b3c4d:wasm-function[12]:0x1f3)" or, unnamed, "    at wasm://wasm/...".
-const FRAME = /^\s*at (?:(.*?) \()?wasm:\/\/wasm\/[^:]*:wasm-function\[(\d+)\]:0x([0-9a-f]+)\)?$/i;
-
+/** One wasm frame: function index, its name (or `wasm-function[i]`), and the code offset in the module. */
 export interface WasmFrame {
-  /** The function's name, or wasm-function[N] without a name section. */
+  index: number;
   name: string;
-  /** Byte offset in the module. */
   offset: number;
   /** "file.ts:line:col" from the source map, or null. */
   source: string | null;
 }
 
-export function wasmFrames(err: unknown, sourceMap: SourceMap | null = null): WasmFrame[] {
-  const stack = err instanceof Error ? (err.stack ?? '') : '';
-  const out: WasmFrame[] = [];
-  for (const line of stack.split('\n')) {
-    const m = FRAME.exec(line);
-    if (!m) continue;
-    const offset = Number.parseInt(m[3], 16);
-    const pos = sourceMap?.position(offset) ?? null;
-    out.push({ name: m[1] || `wasm-function[${m[2]}]`, offset, source: pos ? `${pos.file}:${pos.line}:${pos.column}` : null });
-    if (out.length === MAX_FRAMES) break;
+const FRAME = /wasm-function\[(\d+)\](?::0x([0-9a-f]+))?/i;
+/** Frames kept per backtrace: enough to see the path from the callback to the fault. */
+const MAX_FRAMES = 16;
+
+const namesByModule = new WeakMap<WebAssembly.Module, Map<number, string>>();
+
+function readLeb(bytes: Uint8Array, pos: { p: number }): number {
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    if (pos.p >= bytes.length) throw new RangeError('truncated LEB128');
+    const b = bytes[pos.p++];
+    result += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) return result;
+    shift += 7;
+    if (shift > 35) throw new RangeError('LEB128 too long');
   }
-  return out;
 }
 
-/** The backtrace as lines, innermost first: "name (file.ts:line:col)" or "name (wasm offset 0x1f3)". */
-export function wasmBacktrace(err: unknown, sourceMap: SourceMap | null = null): string[] {
-  return wasmFrames(err, sourceMap).map((f) => `${f.name} (${f.source ?? `wasm offset 0x${f.offset.toString(16)}`})`);
+/** Function names (subsection 1) of a module's `name` custom section; empty when it has none or it is malformed. */
+export function functionNames(module: WebAssembly.Module): Map<number, string> {
+  const cached = namesByModule.get(module);
+  if (cached) return cached;
+  const names = new Map<number, string>();
+  const decoder = new TextDecoder('utf-8', { fatal: false });
+  for (const section of WebAssembly.Module.customSections(module, 'name')) {
+    const bytes = new Uint8Array(section);
+    const pos = { p: 0 };
+    try {
+      while (pos.p < bytes.length) {
+        const id = bytes[pos.p++];
+        const size = readLeb(bytes, pos);
+        const end = pos.p + size;
+        if (end > bytes.length) break;
+        if (id === 1) {
+          const count = readLeb(bytes, pos);
+          for (let i = 0; i < count && pos.p < end; i++) {
+            const index = readLeb(bytes, pos);
+            const len = readLeb(bytes, pos);
+            if (pos.p + len > end) break;
+            names.set(index, decoder.decode(bytes.subarray(pos.p, pos.p + len)));
+            pos.p += len;
+          }
+        }
+        pos.p = end;
+      }
+    } catch {
+      // A malformed name section only costs the names.
+    }
+  }
+  namesByModule.set(module, names);
+  return names;
+}
+
+/** The wasm frames of `err`'s stack, innermost first (what the guest was doing when it faulted). */
+export function wasmFrames(err: unknown, module: WebAssembly.Module, sourceMap: SourceMap | null = null): WasmFrame[] {
+  const stack = err instanceof Error ? (err.stack ?? '') : '';
+  const names = functionNames(module);
+  const frames: WasmFrame[] = [];
+  for (const line of stack.split('\n')) {
+    const m = FRAME.exec(line);
+    if (m === null) continue;
+    const index = Number(m[1]);
+    const printed = /^\s*at\s+(.+?)\s+\(wasm:/.exec(line)?.[1];
+    const name = names.get(index) ?? (printed && !printed.startsWith('wasm-function[') ? printed.replace(/^\$/, '') : `wasm-function[${index}]`);
+    const offset = m[2] ? Number.parseInt(m[2], 16) : -1;
+    const pos = offset >= 0 ? (sourceMap?.position(offset) ?? null) : null;
+    frames.push({ index, name, offset, source: pos ? `${pos.file}:${pos.line}:${pos.column}` : null });
+    if (frames.length === MAX_FRAMES) break;
+  }
+  return frames;
+}
+
+/** The backtrace as lines for /filters and the log, innermost first: "name (file.ts:line:col)" or "name (wasm offset 0x1f3)". */
+export function wasmBacktrace(err: unknown, module: WebAssembly.Module, sourceMap: SourceMap | null = null): string[] {
+  return wasmFrames(err, module, sourceMap).map((f) => {
+    if (f.source !== null) return `${f.name} (${f.source})`;
+    return f.offset >= 0 ? `${f.name} (wasm offset 0x${f.offset.toString(16)})` : f.name;
+  });
 }
 
 /** The innermost frame with a source position outside the AssemblyScript library (~lib/...), or null. */
-export function userSourceFrame(err: unknown, sourceMap: SourceMap | null): string | null {
+export function userSourceFrame(err: unknown, module: WebAssembly.Module, sourceMap: SourceMap | null): string | null {
   if (sourceMap === null) return null;
-  for (const f of wasmFrames(err, sourceMap)) if (f.source !== null && !f.source.startsWith('~lib/')) return `${f.name} (${f.source})`;
+  for (const f of wasmFrames(err, module, sourceMap)) if (f.source !== null && !f.source.startsWith('~lib/')) return `${f.name} (${f.source})`;
   return null;
 }

@@ -64,6 +64,10 @@ export function buildImports(module: WebAssembly.Module, vm: WasmVm): WebAssembl
   };
 
   const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
+  // Functions Outrigger does not provide (env.proxy_*, other env.*, unknown modules): they are stubbed
+  // so the module links, and listed so the load can warn and strict_imports can refuse. WASI calls
+  // outside the subset answer ENOSYS, which runtimes expect, and are not listed.
+  const unknown: string[] = [];
   for (const imp of WebAssembly.Module.imports(module)) {
     if (imp.kind !== 'function') continue;
     const mod = (imports[imp.module] ??= {});
@@ -74,12 +78,21 @@ export function buildImports(module: WebAssembly.Module, vm: WasmVm): WebAssembl
         fn = proxy[imp.name] as AnyFn | undefined;
         if (fn !== undefined && versionMismatch(vm, imp.name))
           log.warn(`${imp.name} is not part of proxy-wasm ABI ${vm.abi}; Envoy would refuse to link this module`);
+        if (fn === undefined) unknown.push(`${imp.module}.${imp.name}`);
         fn ??= unimplemented(imp.module, imp.name, WasmResult.Unimplemented);
-      } else fn = asEnv[imp.name] ?? unimplemented(imp.module, imp.name, 0);
+      } else {
+        fn = asEnv[imp.name];
+        if (fn === undefined) unknown.push(`${imp.module}.${imp.name}`);
+        fn ??= unimplemented(imp.module, imp.name, 0);
+      }
     } else if ((WASI_MODULES as readonly string[]).includes(imp.module)) {
       fn = wasi[imp.name] ?? unimplemented(imp.module, imp.name, wasiUnsupported());
-    } else fn = unimplemented(imp.module, imp.name, 0);
+    } else {
+      unknown.push(`${imp.module}.${imp.name}`);
+      fn = unimplemented(imp.module, imp.name, 0);
+    }
     mod[imp.name] = fn as WebAssembly.ImportValue;
   }
+  vm.unknownImports = unknown;
   return imports;
 }

@@ -1,15 +1,19 @@
-// A filter as the chain sees it (FilterInstance), run in-process on a WasmVm. After a trap the VM is
-// poisoned: requests that were using it fail by policy, and the next request gets a fresh VM made
-// from the same compiled module, unless the filter keeps trapping (a crash loop), in which case it
-// stays failed until the restart window passes.
+// A filter as the chain sees it (FilterInstance), run in-process on a WasmVm. After a fault (trap,
+// abort, proc_exit, deadline, memory) the VM is poisoned: requests that were using it get the
+// filter's on_error policy, and a fresh VM made from the same compiled module takes over, after a
+// backoff that grows while the faults keep coming. Too many faults in the window open the filter's
+// crash-loop breaker (crash-breaker.ts): on_error applies without running the filter until one
+// half-open trial request on a fresh VM succeeds.
 
 import type { AbiVersion } from '../../abi/functions.js';
 import { FilterFault, type FailurePolicy, type FaultKind, type FilterHealthState, type FilterHooks, type FilterInstance } from '../chain/filter-instance.js';
 import type { HttpStream } from '../chain/http-stream.js';
-import { FILTER_RESTART_BURST, FILTER_RESTART_WINDOW_MS, MEMORY_REPLACE_FRACTION } from '../limits.js';
 import { OutriggerError } from '../errors.js';
+import { MEMORY_REPLACE_FRACTION } from '../limits.js';
 import { userSourceFrame, wasmBacktrace } from './backtrace.js';
-import { describeGuestError } from './guest-errors.js';
+import { CrashBreaker, type BreakerConfig } from './crash-breaker.js';
+import { faultKind } from './fault-kind.js';
+import { DeadlineExceeded, describeGuestError } from './guest-errors.js';
 import { Phase, WasmVm, type PluginSpec } from './wasm-vm.js';
 
 interface Handle {
@@ -17,6 +21,10 @@ interface Handle {
   id: number;
   /** No callback but on_context_create has run: the context can move to a fresh VM unnoticed. */
   fresh: boolean;
+  /** The half-open breaker's trial request: its success closes the breaker. */
+  trial: boolean;
+  /** This request's callback faulted on this filter. */
+  faulted: boolean;
 }
 
 export class WasmFilter implements FilterInstance {
@@ -26,30 +34,46 @@ export class WasmFilter implements FilterInstance {
   readonly abi: AbiVersion;
   readonly #module: WebAssembly.Module;
   readonly #spec: PluginSpec;
+  readonly #breaker: CrashBreaker;
   #vm: WasmVm;
-  #restarts: number[] = [];
-  /** Counters for the admin API. */
+  /** Every VM not yet destroyed (the current one, and replaced ones still finishing requests). */
+  readonly #instances = new Set<WasmVm>();
+  /** Earliest time (ms since the epoch) the failed VM may be replaced; the backoff between replacements. */
+  #replaceAt = 0;
+  #replaceTimer: NodeJS.Timeout | null = null;
+  /** Instance deaths of any kind (the sum of `faults`). */
   traps = 0;
-  /** Instance deaths by kind (traps counts all of them). */
+  /** Instance deaths by kind. */
   readonly faults: Record<FaultKind, number> = { trap: 0, deadline: 0, memory: 0, exit: 0 };
   lastError: string | null = null;
   /** Wasm frames of the last fault, innermost first, with names from the module's name section. */
   lastBacktrace: string[] = [];
-  /** `module.name` of imports Outrigger does not provide (they trap if called). */
+  /** `module.name` of imports Outrigger does not provide (they answer Unimplemented or 0 if called). */
   unknownImports: string[] = [];
   #released = false;
-  #respawnScheduled = false;
 
   /** Starts the first VM; throws OutriggerError if the filter cannot start. */
-  constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec, policy: FailurePolicy) {
+  constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec, policy: FailurePolicy, breaker: BreakerConfig) {
     this.name = spec.name;
     this.policy = policy;
     this.abi = abi;
     this.#module = module;
     this.#spec = spec;
+    this.#breaker = new CrashBreaker(breaker);
     this.#vm = this.#newVm();
-    this.#vm.start();
+    try {
+      this.#vm.start();
+    } catch (err) {
+      this.#destroy(this.#vm);
+      throw err;
+    }
     const vm = this.#vm;
+    this.unknownImports = vm.unknownImports;
+    if (this.unknownImports.length)
+      spec.logger.warn(
+        { code: 'OUTRIGGER_WASM_UNKNOWN_IMPORTS', unknown_imports: this.unknownImports },
+        `the module imports functions Outrigger does not provide: ${this.unknownImports.join(', ')}; calls to them fail (strict_imports: true refuses such a module)`,
+      );
     this.hooks = {
       requestHeaders: vm.fnRequestHeaders !== null,
       requestBody: vm.fnRequestBody !== null,
@@ -61,10 +85,16 @@ export class WasmFilter implements FilterInstance {
   #newVm(): WasmVm {
     const vm = new WasmVm(this.#module, this.abi, this.#spec);
     vm.onTick = () => this.#tick(vm);
+    this.#instances.add(vm);
     return vm;
   }
 
-  /** proxy_on_tick on the root context. A trap here poisons the VM like any other. */
+  #destroy(vm: WasmVm): void {
+    vm.destroy();
+    this.#instances.delete(vm);
+  }
+
+  /** proxy_on_tick on the root context. A fault here poisons the VM like any other. */
   #tick(vm: WasmVm): void {
     if (vm.failed !== null || !vm.fnTick) {
       vm.setTickPeriod(0);
@@ -73,19 +103,29 @@ export class WasmFilter implements FilterInstance {
     try {
       vm.call(vm.fnTick, Phase.Tick, null, vm.rootId, 0, 0);
     } catch (err) {
-      const fault = this.#fault(vm, err);
       vm.setTickPeriod(0);
-      this.#spec.logger.error({ code: fault.code }, `filter trapped in proxy_on_tick: ${fault.message}`);
+      this.#fault(vm, err, null, 'proxy_on_tick');
     }
   }
 
   get healthy(): boolean {
-    return this.#vm.failed === null;
+    return this.healthState === 'active';
   }
 
   /** active / degraded / open, for /filters, /readyz and /metrics. */
   get healthState(): FilterHealthState {
-    return this.healthy ? 'active' : 'degraded';
+    if (this.#breaker.state !== 'closed') return 'open';
+    return this.#vm.failed === null ? 'active' : 'degraded';
+  }
+
+  /** When an open breaker lets its next trial request through, or null when it is not open. */
+  get retryAt(): Date | null {
+    return this.#breaker.state === 'closed' ? null : new Date(this.#breaker.retryAt);
+  }
+
+  /** VMs alive for this filter: 1 normally, more while replaced ones finish their requests. */
+  get liveInstances(): number {
+    return this.#instances.size;
   }
 
   /** Size of the live instance's linear memory (what a filter's heap has grown to). */
@@ -93,74 +133,147 @@ export class WasmFilter implements FilterInstance {
     return this.#vm.memory.attached ? this.#vm.memory.byteLength : 0;
   }
 
-  /** The current VM, replacing a failed one first (bounded by the crash-loop window). */
-  #liveVm(): WasmVm {
-    const vm = this.#vm;
-    if (vm.failed === null) return vm;
+  #breakerOpenFault(): FilterFault {
+    const b = this.#breaker;
+    const when = b.state === 'half_open' ? 'a trial request is running' : `retry at ${new Date(b.retryAt).toISOString()}`;
+    return new FilterFault(
+      this.name,
+      `crash-loop breaker open (${b.config.maxFaults} faults within ${b.config.windowMs} ms; ${when}); last error: ${this.lastError}`,
+      {
+        code: 'OUTRIGGER_FILTER_BREAKER_OPEN',
+      },
+    );
+  }
+
+  /**
+   * The VM a new request runs on: the current one, or a fresh one when the current one failed and
+   * its backoff has passed, or (breaker open, retry time come) a fresh one for the half-open trial.
+   * Throws FilterFault (no instance death) when the filter must not run now.
+   */
+  #acquire(): { vm: WasmVm; trial: boolean } {
+    const b = this.#breaker;
     const now = Date.now();
-    this.#restarts = this.#restarts.filter((t) => now - t < FILTER_RESTART_WINDOW_MS);
-    if (this.#restarts.length >= FILTER_RESTART_BURST)
+    if (b.state === 'half_open') throw this.#breakerOpenFault();
+    if (b.state === 'open') {
+      if (!b.tryHalfOpen(now)) throw this.#breakerOpenFault();
+      this.#spec.logger.info(
+        { code: 'OUTRIGGER_FILTER_BREAKER_HALF_OPEN', filter: this.name },
+        'crash-loop breaker half-open: one request goes to a fresh instance',
+      );
+      return { vm: this.#replace(), trial: true };
+    }
+    const vm = this.#vm;
+    if (vm.failed === null) return { vm, trial: false };
+    if (now < this.#replaceAt)
       throw new FilterFault(
         this.name,
-        `filter is crash-looping (${this.#restarts.length} restarts in ${FILTER_RESTART_WINDOW_MS / 1000}s); last error: ${this.lastError}`,
+        `the filter's instance faulted and is replaced in ${this.#replaceAt - now} ms (backoff); last error: ${this.lastError}`,
+        {
+          code: 'OUTRIGGER_FILTER_DEGRADED',
+        },
       );
-    this.#restarts.push(now);
+    return { vm: this.#replace(), trial: false };
+  }
+
+  /** Starts a fresh VM in place of the current one. A start that fails counts as a fault. */
+  #replace(): WasmVm {
+    this.#clearReplaceTimer();
+    const old = this.#vm;
     const fresh = this.#newVm();
     try {
       fresh.start();
     } catch (err) {
-      const msg = err instanceof OutriggerError ? err.message : String(err);
-      this.lastError = msg;
-      this.#spec.logger.error({ code: 'OUTRIGGER_FILTER_RESTART' }, `filter restart failed: ${msg}`);
-      throw new FilterFault(this.name, `filter restart failed: ${msg}`);
+      const cause = err instanceof OutriggerError ? (err.cause ?? err) : err;
+      this.#destroy(fresh);
+      const msg = err instanceof OutriggerError ? err.message : describeGuestError(err);
+      const fault = this.#fault(old, cause, null, 'start-up', `fresh instance failed to start: ${msg}`);
+      throw fault;
     }
-    this.#spec.logger.warn({ code: 'OUTRIGGER_FILTER_RESTARTED' }, 'filter instance re-created after a trap');
-    if (vm.liveStreams === 0) vm.destroy();
     this.#vm = fresh;
+    if (old !== fresh && old.liveStreams === 0) this.#destroy(old);
+    this.#spec.logger.info({ code: 'OUTRIGGER_FILTER_RESTARTED', filter: this.name }, 'fresh filter instance started after a fault');
     return fresh;
   }
 
-  #fault(vm: WasmVm, err: unknown, own: HttpStream | null = null): FilterFault {
-    const backtrace = wasmBacktrace(err, this.#spec.sourceMap ?? null);
-    if (backtrace.length) this.lastBacktrace = backtrace;
-    // The innermost frame in the filter's own source, so the log line says where to look.
-    const where = userSourceFrame(err, this.#spec.sourceMap ?? null);
-    const message = (vm.failed ?? describeGuestError(err)) + (where ? ` at ${where}` : '');
+  #clearReplaceTimer(): void {
+    if (this.#replaceTimer !== null) {
+      clearTimeout(this.#replaceTimer);
+      this.#replaceTimer = null;
+    }
+  }
+
+  /**
+   * An instance died: count it by kind, feed the breaker, log it (the same facts /filters shows),
+   * schedule the replacement, and tell the requests paused on it. Returns the fault for the request.
+   */
+  #fault(vm: WasmVm, err: unknown, own: HttpStream | null, callback: string, override?: string): FilterFault {
+    // The innermost frame in the filter's own source (a debug build's source map), so the log line says where to look.
+    const where = userSourceFrame(err, this.#module, this.#spec.sourceMap ?? null);
+    const message = override ?? (vm.failed ?? describeGuestError(err)) + (where ? ` at ${where}` : '');
+    const kind = vm.failedKind ?? faultKind(err, vm.lastErrorLog, false);
     this.traps++;
-    const kind = vm.failedKind ?? 'trap';
     this.faults[kind]++;
     this.lastError = message;
+    const frames = wasmBacktrace(err, this.#module, this.#spec.sourceMap ?? null);
+    if (frames.length || override === undefined) this.lastBacktrace = frames;
+    const now = Date.now();
+    const wait = this.#breaker.fault(now);
+    const state = this.healthState;
     const fault = new FilterFault(this.name, message, { cause: err, kind, code: kind === 'deadline' ? 'OUTRIGGER_FILTER_DEADLINE' : undefined });
-    // Replace the poisoned instance right away rather than on the next request: readiness and the
-    // admin API show the filter healthy again, and the next request pays no instantiation.
-    if (!this.#respawnScheduled) {
-      this.#respawnScheduled = true;
-      setImmediate(() => {
-        this.#respawnScheduled = false;
-        if (this.#released) return;
-        try {
-          this.#liveVm();
-        } catch {
-          // Logged by #liveVm; the next request tries again (within the crash-loop budget).
-        }
-      });
-    }
+    this.#spec.logger.error(
+      {
+        code: fault.code,
+        filter: this.name,
+        kind,
+        callback,
+        reqId: own?.id ?? null,
+        state,
+        faults: { ...this.faults },
+        backtrace: this.lastBacktrace,
+        retry_at: state === 'open' ? new Date(this.#breaker.retryAt).toISOString() : null,
+        ...(err instanceof DeadlineExceeded ? { budgetMs: err.budgetMs, elapsedMs: Math.round(err.elapsedMs) } : {}),
+      },
+      state === 'open'
+        ? `filter ${kind} in ${callback}: ${message}; crash-loop breaker open until ${new Date(this.#breaker.retryAt).toISOString()}`
+        : `filter ${kind} in ${callback}: ${message}; fresh instance in ${wait} ms`,
+    );
+    // Replace the poisoned instance without waiting for a request (readiness and the admin API show
+    // the filter active again); an open breaker instead waits for its half-open trial request.
+    if (state === 'degraded' && vm === this.#vm) this.#scheduleReplace(now + wait);
     // Requests paused on this instance would wait forever: tell them, once this callback is over.
     const others = vm.streams().filter((s) => s !== own);
     if (others.length)
       queueMicrotask(() => {
         for (const s of others) {
-          s.pendingFault = { filter: this, error: new FilterFault(this.name, `the filter's instance trapped during another request (${message})`) };
+          s.pendingFault = { filter: this, error: new FilterFault(this.name, `the filter's instance faulted during another request (${message})`) };
           s.wake();
         }
       });
     return fault;
   }
 
+  #scheduleReplace(at: number): void {
+    this.#replaceAt = at;
+    this.#clearReplaceTimer();
+    this.#replaceTimer = setTimeout(
+      () => {
+        this.#replaceTimer = null;
+        if (this.#released || this.#breaker.state !== 'closed' || this.#vm.failed === null) return;
+        try {
+          this.#replace();
+        } catch {
+          // Counted and logged by #replace; it scheduled the next attempt.
+        }
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.#replaceTimer.unref();
+  }
+
   /**
-   * The VM to call for this request. After a trap in another request, a context that has seen only
+   * The VM to call for this request. After a fault in another request, a context that has seen only
    * its creation (requests started in the same turn: chain-batch.ts) is re-created on a fresh VM, as
-   * if the request had arrived after the trap; any other fails by the filter's policy.
+   * if the request had arrived after the fault; any other fails by the filter's policy.
    */
   #ready(h: Handle, stream: HttpStream): WasmVm {
     const vm = h.vm;
@@ -168,81 +281,104 @@ export class WasmFilter implements FilterInstance {
       if (h.fresh) h.fresh = false;
       return vm;
     }
-    if (!h.fresh) throw new FilterFault(this.name, `the filter's instance trapped during another request (${vm.failed})`);
+    if (!h.fresh) throw new FilterFault(this.name, `the filter's instance faulted during another request (${vm.failed})`);
     this.#forget(vm, h.id);
-    const live = this.#liveVm();
-    try {
-      h.id = live.createStream(stream);
-    } catch (err) {
-      throw this.#fault(live, err, stream);
-    }
-    h.vm = live;
     h.fresh = false;
-    return live;
+    const next = this.#acquire();
+    h.vm = next.vm;
+    h.trial ||= next.trial;
+    try {
+      h.id = next.vm.createStream(stream);
+    } catch (err) {
+      h.faulted = true;
+      throw this.#fault(next.vm, err, stream, 'proxy_on_context_create');
+    }
+    return next.vm;
   }
 
   open(stream: HttpStream): Handle {
-    const vm = this.#liveVm();
+    const { vm, trial } = this.#acquire();
+    const h: Handle = { vm, id: 0, fresh: true, trial, faulted: false };
     try {
-      return { vm, id: vm.createStream(stream), fresh: true };
+      h.id = vm.createStream(stream);
     } catch (err) {
-      throw this.#fault(vm, err, stream);
+      h.faulted = true;
+      throw this.#fault(vm, err, stream, 'proxy_on_context_create');
     }
+    return h;
   }
 
-  #invoke(h: Handle, vm: WasmVm, fn: ((...a: number[]) => number) | null, phase: Phase, stream: HttpStream, a: number, b: number): number {
+  #invoke(h: Handle, vm: WasmVm, fn: ((...a: number[]) => number) | null, phase: Phase, callback: string, stream: HttpStream, a: number, b: number): number {
     if (fn === null) return 0;
     try {
       return vm.call(fn, phase, stream, h.id, a, b);
     } catch (err) {
-      throw this.#fault(vm, err, stream);
+      h.faulted = true;
+      throw this.#fault(vm, err, stream, callback);
     }
   }
 
   requestHeaders(handle: unknown, stream: HttpStream, endOfStream: boolean): number {
     const h = handle as Handle;
     const vm = this.#ready(h, stream);
-    return this.#invoke(h, vm, vm.fnRequestHeaders, Phase.RequestHeaders, stream, stream.requestHeaders.count, endOfStream ? 1 : 0);
+    return this.#invoke(h, vm, vm.fnRequestHeaders, Phase.RequestHeaders, 'proxy_on_request_headers', stream, stream.requestHeaders.count, endOfStream ? 1 : 0);
   }
 
   requestBody(handle: unknown, stream: HttpStream, size: number, endOfStream: boolean): number {
     const h = handle as Handle;
     const vm = this.#ready(h, stream);
-    return this.#invoke(h, vm, vm.fnRequestBody, Phase.RequestBody, stream, size, endOfStream ? 1 : 0);
+    return this.#invoke(h, vm, vm.fnRequestBody, Phase.RequestBody, 'proxy_on_request_body', stream, size, endOfStream ? 1 : 0);
   }
 
   responseHeaders(handle: unknown, stream: HttpStream, endOfStream: boolean): number {
     const h = handle as Handle;
     const vm = this.#ready(h, stream);
-    return this.#invoke(h, vm, vm.fnResponseHeaders, Phase.ResponseHeaders, stream, stream.responseHeaders?.count ?? 0, endOfStream ? 1 : 0);
+    return this.#invoke(
+      h,
+      vm,
+      vm.fnResponseHeaders,
+      Phase.ResponseHeaders,
+      'proxy_on_response_headers',
+      stream,
+      stream.responseHeaders?.count ?? 0,
+      endOfStream ? 1 : 0,
+    );
   }
 
   responseBody(handle: unknown, stream: HttpStream, size: number, endOfStream: boolean): number {
     const h = handle as Handle;
     const vm = this.#ready(h, stream);
-    return this.#invoke(h, vm, vm.fnResponseBody, Phase.ResponseBody, stream, size, endOfStream ? 1 : 0);
+    return this.#invoke(h, vm, vm.fnResponseBody, Phase.ResponseBody, 'proxy_on_response_body', stream, size, endOfStream ? 1 : 0);
   }
 
+  /** on_log, on_done, on_delete, unless the instance died; always ends the context's claim on its VM. */
   close(handle: unknown, stream: HttpStream): void {
     const h = handle as Handle;
     const vm = h.vm;
-    if (vm.failed === null) {
+    if (vm.failed === null && !h.faulted) {
+      let callback = 'proxy_on_log';
       try {
         if (vm.fnLog) vm.call(vm.fnLog, Phase.Log, stream, h.id, 0, 0);
+        callback = 'proxy_on_done';
         if (vm.fnDone) vm.call(vm.fnDone, Phase.Done, stream, h.id, 0, 0);
+        callback = 'proxy_on_delete';
         if (vm.fnDelete) vm.call(vm.fnDelete, Phase.Delete, stream, h.id, 0, 0);
       } catch (err) {
-        const fault = this.#fault(vm, err, stream);
-        this.#spec.logger.error({ code: fault.code, reqId: stream.id }, `filter trapped while finishing a request: ${fault.message}`);
+        h.faulted = true;
+        this.#fault(vm, err, stream, callback);
       }
     }
     this.#forget(vm, h.id);
+    if (h.trial && !h.faulted && vm.failed === null && this.#breaker.state === 'half_open') {
+      this.#breaker.trialSucceeded();
+      this.#spec.logger.info({ code: 'OUTRIGGER_FILTER_BREAKER_CLOSED', filter: this.name }, 'crash-loop breaker closed: the trial request succeeded');
+    }
   }
 
-  /** Ends context `id`'s claim on `vm`; a VM replaced after a trap is dropped once its last request has finished. */
+  /** Ends context `id`'s claim on `vm`; a VM replaced after a fault is dropped once its last request has finished. */
   #forget(vm: WasmVm, id: number): void {
     vm.forgetStream(id);
-    if ((vm !== this.#vm || this.#released) && vm.liveStreams === 0) vm.destroy();
+    if ((vm !== this.#vm || this.#released) && vm.liveStreams === 0 && this.#instances.has(vm)) this.#destroy(vm);
     else if (vm.liveStreams === 0 && vm.failed === null && vm.memory.byteLength > MEMORY_REPLACE_FRACTION * this.#spec.limits.memoryMb * 1048576)
       this.#recycle(vm);
   }
@@ -258,12 +394,13 @@ export class WasmFilter implements FilterInstance {
       try {
         fresh.start();
       } catch (err) {
+        this.#destroy(fresh);
         this.#spec.logger.error({ code: 'OUTRIGGER_FILTER_RESTART' }, `replacing a grown instance failed: ${err instanceof Error ? err.message : String(err)}`);
         return;
       }
       const grown = vm.memory.byteLength;
       this.#vm = fresh;
-      vm.destroy();
+      this.#destroy(vm);
       this.#spec.logger.info(
         { code: 'OUTRIGGER_FILTER_RECYCLED', memoryBytes: grown, capBytes: this.#spec.limits.memoryMb * 1048576 },
         'filter instance replaced: its memory grew past 3/4 of limits.memory_mb',
@@ -274,6 +411,7 @@ export class WasmFilter implements FilterInstance {
   /** No generation uses this filter any more: end its root context once its requests are done. */
   release(): void {
     this.#released = true;
-    if (this.#vm.liveStreams === 0) this.#vm.destroy();
+    this.#clearReplaceTimer();
+    if (this.#vm.liveStreams === 0) this.#destroy(this.#vm);
   }
 }

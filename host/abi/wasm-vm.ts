@@ -10,10 +10,12 @@ import { OutriggerError } from '../errors.js';
 import { MEMORY_REPLACE_FRACTION } from '../limits.js';
 import { systemClock, type Clock, type TickTimer } from './clock.js';
 import { CpuBudget } from './cpu-budget.js';
+import { activity, CALLBACK, FILTER, filterIndexOf, REQUEST } from '../watchdog/activity.js';
 import type { MetricRegistry } from './filter-metrics.js';
 import type { HttpCallDispatcher } from './http-call-dispatcher.js';
 import { GuestMemory } from './guest-memory.js';
-import { DeadlineExceeded, GuestExit, describeGuestError } from './guest-errors.js';
+import { faultKind } from './fault-kind.js';
+import { DeadlineExceeded, describeGuestError } from './guest-errors.js';
 import { buildImports } from './imports.js';
 import type { SharedData } from './shared-data.js';
 import type { SourceMap } from './source-map.js';
@@ -32,6 +34,8 @@ export interface PluginSpec {
   sharedData: SharedData;
   /** The filter's `limits` (CPU budgets in ms; the memory cap is applied to the module at load). */
   limits: FilterLimits;
+  /** Refuse to instantiate a module that imports proxy_* / env.* functions Outrigger does not know. */
+  strictImports?: boolean;
   /** `debug: true`: log each non-Ok host-call result once per call site (host-call-diagnostics.ts). */
   debug?: boolean;
   /** Time and tick timers; the system clock unless a test harness passes a virtual one. */
@@ -114,6 +118,8 @@ export class WasmVm {
   rootId = 0;
   /** The last CRITICAL/ERROR line the guest logged, attached to a following trap's message. */
   lastErrorLog = '';
+  /** `module.name` of the imported functions Outrigger does not provide (set when imports are built). */
+  unknownImports: string[] = [];
   /** Host functions already reported as unimplemented (logged once each). */
   readonly reportedUnimplemented = new Set<string>();
   /** Streams a callback acted on through proxy_set_effective_context: woken after it returns. */
@@ -133,6 +139,8 @@ export class WasmVm {
   readonly #freeSlots: number[] = [];
   #live = 0;
   #alloc: GuestFn | null = null;
+  /** This filter's index in the watchdog's name table (watchdog/activity.ts). */
+  readonly #filterIndex: number;
 
   fnCreate: GuestFn | null = null;
   fnRequestHeaders: GuestFn | null = null;
@@ -148,14 +156,25 @@ export class WasmVm {
     this.module = module;
     this.abi = abi;
     this.spec = spec;
+    this.#filterIndex = filterIndexOf(spec.name);
   }
 
   /** Instantiates and runs the start-up sequence. Throws OutriggerError when the filter can't start. */
   start(): void {
+    const imports = buildImports(this.module, this);
+    if (this.spec.strictImports) {
+      const unknown = this.unknownImports;
+      if (unknown.length)
+        throw new OutriggerError(
+          'OUTRIGGER_WASM_UNKNOWN_IMPORTS',
+          `${this.spec.name}: the module imports functions Outrigger does not provide: ${unknown.join(', ')} (strict_imports: true)`,
+          'rebuild the filter against a proxy-wasm SDK Outrigger supports, or set strict_imports: false to load it anyway (those calls then fail)',
+        );
+    }
     let instance: WebAssembly.Instance;
     const timed = this.budget.begin('instantiation (start section)', this.spec.limits.startMs);
     try {
-      instance = new WebAssembly.Instance(this.module, buildImports(this.module, this));
+      instance = new WebAssembly.Instance(this.module, imports);
     } catch (err) {
       if (err instanceof WebAssembly.LinkError)
         throw new OutriggerError(
@@ -237,7 +256,7 @@ export class WasmVm {
 
   #startError(step: string, err: unknown): OutriggerError {
     this.failed = describeGuestError(err);
-    this.failedKind = faultKind(err, this);
+    this.failedKind = faultKind(err, this.lastErrorLog, memoryAtCap(this));
     if (err instanceof DeadlineExceeded)
       return new OutriggerError(
         'OUTRIGGER_FILTER_DEADLINE',
@@ -257,6 +276,9 @@ export class WasmVm {
     this.phase = phase;
     this.currentId = this.rootId;
     const timed = this.budget.begin(step, this.spec.limits.startMs);
+    activity[FILTER] = this.#filterIndex;
+    activity[CALLBACK] = phase;
+    activity[REQUEST] = -1;
     try {
       return body();
     } catch (err) {
@@ -265,6 +287,8 @@ export class WasmVm {
       if (timed) this.budget.end();
       this.phase = Phase.None;
       this.currentId = 0;
+      activity[FILTER] = -1;
+      activity[CALLBACK] = Phase.None;
     }
   }
 
@@ -277,7 +301,14 @@ export class WasmVm {
     this.#slots[slot] = stream;
     this.#live++;
     const id = gen * SLOT_SPAN + slot;
-    if (this.fnCreate) this.call(this.fnCreate, Phase.Create, stream, id, this.rootId, 0);
+    if (this.fnCreate)
+      try {
+        this.call(this.fnCreate, Phase.Create, stream, id, this.rootId, 0);
+      } catch (err) {
+        // No context was made: a slot left claimed would keep this (failed) instance alive forever.
+        this.forgetStream(id);
+        throw err;
+      }
     return id;
   }
 
@@ -330,11 +361,16 @@ export class WasmVm {
     this.currentId = id;
     this.phase = phase;
     const timed = this.budget.begin(PHASE_CALLBACK[phase], this.spec.limits.cpuMs);
+    // For the watchdog: three int stores into shared memory (see watchdog/activity.ts).
+    const act = activity;
+    act[FILTER] = this.#filterIndex;
+    act[CALLBACK] = phase;
+    act[REQUEST] = stream === null ? -1 : stream.serial;
     try {
       return fn(id, a, b);
     } catch (err) {
       this.failed = describeGuestError(err) + this.#lastLog();
-      this.failedKind = faultKind(err, this);
+      this.failedKind = faultKind(err, this.lastErrorLog, memoryAtCap(this));
       if (err instanceof DeadlineExceeded)
         this.spec.logger.error(
           {
@@ -349,6 +385,8 @@ export class WasmVm {
       throw err;
     } finally {
       if (timed) this.budget.end();
+      act[FILTER] = -1;
+      act[CALLBACK] = Phase.None;
       this.#currentSlot = -1;
       this.currentId = 0;
       this.phase = Phase.None;
@@ -429,14 +467,8 @@ export class WasmVm {
   }
 }
 
-/**
- * What a guest call's error means for fault accounting: a stop at the deadline, proc_exit, a trap
- * while the linear memory was at its cap (the allocator's memory.grow failed), or any other trap.
- */
-function faultKind(err: unknown, vm: WasmVm): FaultKind {
-  if (err instanceof DeadlineExceeded) return 'deadline';
-  if (err instanceof GuestExit) return 'exit';
+/** A trap while the linear memory was at (3/4 of) its cap is the allocator's memory.grow failing. */
+function memoryAtCap(vm: WasmVm): boolean {
   const mem = vm.memory;
-  if (mem.attached && mem.byteLength >= MEMORY_REPLACE_FRACTION * vm.spec.limits.memoryMb * 1048576) return 'memory';
-  return 'trap';
+  return mem.attached && mem.byteLength >= MEMORY_REPLACE_FRACTION * vm.spec.limits.memoryMb * 1048576;
 }

@@ -6,6 +6,7 @@
 // the other requests' (chain-batch.ts); without one, at once.
 
 import { BodyBuffer } from './body-buffer.js';
+import { Callback, type CallbackTimings, type FilterTimings } from './callback-timings.js';
 import type { ChainBatch } from './chain-batch.js';
 import { HeaderMap } from './header-map.js';
 import { FilterFault, type FilterInstance } from './filter-instance.js';
@@ -99,6 +100,9 @@ export class FilterChain {
   readonly #batch: ChainBatch | null;
   /** Still going through the batched phase in progress (see startAll, responseHeadersAll). */
   #inBatch = false;
+  readonly #timings: CallbackTimings | null;
+  /** Each filter's timings (same order as #filters), when timings are kept. */
+  readonly #filterTimings: FilterTimings[] | null;
 
   constructor(
     filters: readonly FilterInstance[],
@@ -108,7 +112,10 @@ export class FilterChain {
     events: ChainEvents,
     orders: { request: readonly number[]; response: readonly number[] },
     batch: ChainBatch | null = null,
+    timings: CallbackTimings | null = null,
   ) {
+    this.#timings = timings;
+    this.#filterTimings = timings === null ? null : timings.forList(filters);
     this.#filters = filters;
     this.#stream = stream;
     this.#sink = sink;
@@ -174,12 +181,15 @@ export class FilterChain {
 
   /** Creates filter i's context. False when that failed and the chain stopped (fail_closed). */
   #open(i: number): boolean {
+    const t0 = this.#timings === null ? -1 : this.#timings.begin();
     try {
       this.#handles[i] = this.#filters[i].open(this.#stream);
-      return true;
     } catch (err) {
+      if (t0 >= 0) this.#timed(i, Callback.ContextCreate, t0);
       return this.#fault(i, err);
     }
+    if (t0 >= 0) this.#timed(i, Callback.ContextCreate, t0);
+    return true;
   }
 
   requestData(chunk: Buffer, endOfStream: boolean): void {
@@ -213,8 +223,16 @@ export class FilterChain {
     this.#events.closed();
   }
 
+  /** Every context that was made is closed, a faulted filter's too: its instance decides what still runs (nothing after a fault). */
   #closeAt(i: number): void {
-    if (this.#handles[i] !== undefined && !this.#skip?.[i]) this.#filters[i].close(this.#handles[i], this.#stream);
+    if (this.#handles[i] === undefined) return;
+    const t0 = this.#timings === null ? -1 : this.#timings.begin();
+    this.#filters[i].close(this.#handles[i], this.#stream);
+    if (t0 >= 0) this.#timed(i, Callback.Log, t0);
+  }
+
+  #timed(i: number, kind: Callback, t0: number): void {
+    (this.#timings as CallbackTimings).end((this.#filterTimings as FilterTimings[])[i], kind, t0);
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -232,11 +250,14 @@ export class FilterChain {
     const isReq = dir === this.#req;
     if (!(isReq ? f.hooks.requestHeaders : f.hooks.responseHeaders)) return true;
     let status: number;
+    const t0 = this.#timings === null ? -1 : this.#timings.begin();
     try {
       status = isReq ? f.requestHeaders(this.#handles[i], this.#stream, dir.headersEos) : f.responseHeaders(this.#handles[i], this.#stream, dir.headersEos);
     } catch (err) {
+      if (t0 >= 0) this.#timed(i, isReq ? Callback.RequestHeaders : Callback.ResponseHeaders, t0);
       return this.#fault(i, err);
     }
+    if (t0 >= 0) this.#timed(i, isReq ? Callback.RequestHeaders : Callback.ResponseHeaders, t0);
     if (this.#afterCallback(dir, k)) return false;
     if (status !== 0 && !this.#takeResume(dir)) {
       dir.headersPausedAt = k;
@@ -302,14 +323,17 @@ export class FilterChain {
       // Readable and writable in the callback, and while held at a filter (from a tick, say).
       if (isReq) this.#stream.requestBody = body;
       else this.#stream.responseBody = body;
+      const t0 = this.#timings === null ? -1 : this.#timings.begin();
       try {
         status = isReq
           ? f.requestBody(this.#handles[i], this.#stream, body.length, endOfStream)
           : f.responseBody(this.#handles[i], this.#stream, body.length, endOfStream);
       } catch (err) {
+        if (t0 >= 0) this.#timed(i, isReq ? Callback.RequestBody : Callback.ResponseBody, t0);
         if (!this.#fault(i, err)) return;
         continue;
       }
+      if (t0 >= 0) this.#timed(i, isReq ? Callback.RequestBody : Callback.ResponseBody, t0);
       if (this.#afterCallback(dir, k)) return;
       if (status !== 0 && !this.#takeResume(dir)) {
         // Held here until more data arrives or, at end of stream, until the filter continues it.

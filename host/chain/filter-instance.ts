@@ -26,7 +26,10 @@ export type FilterHealthState = 'active' | 'degraded' | 'open';
 /** A filter failed a request: it trapped, aborted or exited during a callback, or held the stream too long. */
 export class FilterFault extends Error {
   readonly filter: string;
-  /** OUTRIGGER_FILTER_TRAP, or OUTRIGGER_FILTER_HOLD_TIMEOUT for a filter that held a stream too long. */
+  /**
+   * OUTRIGGER_FILTER_TRAP (the instance died), OUTRIGGER_FILTER_HOLD_TIMEOUT (held a stream too long),
+   * OUTRIGGER_FILTER_DEGRADED (a fresh instance is not up yet: backoff), OUTRIGGER_FILTER_BREAKER_OPEN.
+   */
   readonly code: string;
   /** What killed the instance, when one died (null for a hold timeout or an open breaker). */
   readonly kind: FaultKind | null;

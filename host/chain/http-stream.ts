@@ -32,6 +32,8 @@ export const RESPONSE_DIRECTION = 2;
 
 export class HttpStream {
   readonly id: string;
+  /** The serial in `id` (request-id.ts), -1 when made outside an exchange: what the watchdog records. */
+  serial = -1;
   readonly startTimeMs: number;
   readonly connection: ConnectionInfo;
   requestHeaders: HeaderMap;

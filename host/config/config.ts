@@ -2,6 +2,7 @@
 // in README.md ("Configuration"); load-config.ts turns a file into this shape or a clear error.
 
 import type { FilterLimits } from '../abi/wasm-vm.js';
+import type { BreakerConfig } from '../abi/crash-breaker.js';
 import type { FailurePolicy } from '../chain/filter-instance.js';
 
 export type LogLevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -22,6 +23,10 @@ export interface FilterConfig {
   debug: boolean;
   /** `limits`: CPU budgets per callback and start-up (ms), linear memory cap (MiB); defaults in limits.ts. */
   limits: FilterLimits;
+  /** The crash-loop breaker: the filter's `breaker` over the top-level one over the defaults. */
+  breaker: BreakerConfig;
+  /** Reject a module that imports proxy_* / env.* functions Outrigger does not know. */
+  strictImports: boolean;
 }
 
 export interface ListenAddress {
@@ -58,4 +63,8 @@ export interface OutriggerConfig {
   keepaliveTimeoutMs: number;
   upstreamMaxConnections: number;
   upstreamQueueTimeoutMs: number;
+  /** Longest the event loop may be blocked before the watchdog ends the process; 0: off. */
+  watchdogMs: number;
+  /** Time every Nth filter callback for /metrics (1: all, 0: none). */
+  callbackTimingSample: number;
 }

@@ -4,11 +4,17 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
+import type { BreakerConfig } from '../abi/crash-breaker.js';
 import type { FailurePolicy } from '../chain/filter-instance.js';
 import { OutriggerError } from '../errors.js';
 import {
   DEFAULT_CLIENT_BODY_TIMEOUT_MS,
   DEFAULT_CLIENT_HEADER_TIMEOUT_MS,
+  DEFAULT_BREAKER_BACKOFF_MS,
+  DEFAULT_BREAKER_MAX_BACKOFF_MS,
+  DEFAULT_BREAKER_MAX_FAULTS,
+  DEFAULT_BREAKER_WINDOW_MS,
+  DEFAULT_CALLBACK_TIMING_SAMPLE,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CPU_MS,
   DEFAULT_MEMORY_MB,
@@ -20,6 +26,7 @@ import {
   DEFAULT_UPSTREAM_MAX_CONNECTIONS,
   DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
+  DEFAULT_WATCHDOG_MS,
 } from '../limits.js';
 import type { FilterLimits } from '../abi/wasm-vm.js';
 import type { FilterConfig, ListenAddress, LogLevelName, OutriggerConfig } from './config.js';
@@ -44,11 +51,21 @@ const TOP_KEYS = [
   'keepalive_timeout_ms',
   'upstream_max_connections',
   'upstream_queue_timeout_ms',
+  'breaker',
+  'watchdog_ms',
+  'callback_timing_sample',
 ] as const;
-const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits', 'debug'] as const;
 const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
 /** wasm32 linear memory ends at 4 GiB. */
 const MAX_MEMORY_MB = 4096;
+const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits', 'breaker', 'strict_imports', 'debug'] as const;
+const BREAKER_KEYS = ['max_faults', 'window_ms', 'backoff_ms', 'max_backoff_ms'] as const;
+const DEFAULT_BREAKER: BreakerConfig = {
+  maxFaults: DEFAULT_BREAKER_MAX_FAULTS,
+  windowMs: DEFAULT_BREAKER_WINDOW_MS,
+  backoffMs: DEFAULT_BREAKER_BACKOFF_MS,
+  maxBackoffMs: DEFAULT_BREAKER_MAX_BACKOFF_MS,
+};
 const LOG_LEVELS: LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const POLICIES: FailurePolicy[] = ['fail_closed', 'fail_open'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -164,6 +181,59 @@ function bool(v: unknown, key: string, p: Problems, dflt: boolean): boolean {
   return v;
 }
 
+/** A `breaker:` mapping (top-level or a filter's) over `base`; each key optional. */
+function parseBreaker(v: unknown, keyPath: (string | number)[], p: Problems, base: BreakerConfig): BreakerConfig {
+  if (v === undefined) return base;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    p.add(keyPath, `expected a mapping with any of ${BREAKER_KEYS.join(', ')}, got ${describe(v)}`);
+    return base;
+  }
+  const e = v as Record<string, unknown>;
+  for (const k of Object.keys(e))
+    if (!(BREAKER_KEYS as readonly string[]).includes(k)) p.add([...keyPath, k], `unknown key; breaker takes ${BREAKER_KEYS.join(', ')}`, true);
+  const num = (k: (typeof BREAKER_KEYS)[number], dflt: number): number => {
+    const x = e[k];
+    if (x === undefined) return dflt;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x <= 0) {
+      p.add([...keyPath, k], `expected a positive whole number, got ${describe(x)}`);
+      return dflt;
+    }
+    return x;
+  };
+  const out: BreakerConfig = {
+    maxFaults: num('max_faults', base.maxFaults),
+    windowMs: num('window_ms', base.windowMs),
+    backoffMs: num('backoff_ms', base.backoffMs),
+    maxBackoffMs: num('max_backoff_ms', base.maxBackoffMs),
+  };
+  if (out.maxBackoffMs < out.backoffMs)
+    p.add(
+      [...keyPath, e.max_backoff_ms !== undefined ? 'max_backoff_ms' : 'backoff_ms'],
+      `max_backoff_ms (${out.maxBackoffMs}) must be at least backoff_ms (${out.backoffMs})`,
+    );
+  return out;
+}
+
+/** A whole number of milliseconds where 0 turns the feature off. */
+function nonNegativeInt(v: unknown, key: string, p: Problems, dflt: number, zeroMeans: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    p.add([key], `expected a whole number of milliseconds (0 ${zeroMeans}), got ${describe(v)}`);
+    return dflt;
+  }
+  return v;
+}
+
+/** A whole number, 0 or more. */
+function wholeNumber(v: unknown, key: string, p: Problems, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    p.add([key], `expected a whole number (0 or more), got ${describe(v)}`);
+    return dflt;
+  }
+  return v;
+}
+
 /** A config value as the bytes a filter receives: strings as is, anything else as JSON. */
 function configBytes(v: unknown): Buffer {
   if (v === undefined || v === null) return Buffer.alloc(0);
@@ -171,7 +241,7 @@ function configBytes(v: unknown): Buffer {
   return Buffer.from(JSON.stringify(v));
 }
 
-function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: boolean): FilterConfig[] {
+function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: boolean, breaker: BreakerConfig): FilterConfig[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) {
     p.add(['filters'], `expected a list of filters, got ${describe(v)}`);
@@ -209,6 +279,8 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
     const onError = e.on_error ?? 'fail_closed';
     if (!POLICIES.includes(onError as FailurePolicy)) p.add(['filters', i, 'on_error'], `expected fail_closed or fail_open, got ${describe(onError)}`);
     const limits = parseLimits(e.limits, i, p);
+    if (e.strict_imports !== undefined && typeof e.strict_imports !== 'boolean')
+      p.add(['filters', i, 'strict_imports'], `expected true or false, got ${describe(e.strict_imports)}`);
     if (e.debug !== undefined && typeof e.debug !== 'boolean') p.add(['filters', i, 'debug'], `expected true or false, got ${describe(e.debug)}`);
     out.push({
       name,
@@ -220,6 +292,8 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
       configuration: configBytes(e.config),
       vmConfiguration: configBytes(e.vm_config),
       onError: onError as FailurePolicy,
+      breaker: parseBreaker(e.breaker, ['filters', i, 'breaker'], p, breaker),
+      strictImports: e.strict_imports === true,
       debug: e.debug === true,
     });
   });
@@ -296,7 +370,8 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   const checkFiles = opts.checkFiles ?? true;
   if (checkFiles && c.filters_dir !== undefined && typeof c.filters_dir === 'string' && !existsSync(filtersDir))
     p.add(['filters_dir'], `directory not found: ${filtersDir}`);
-  const filters = parseFilters(c.filters, p, filtersDir, checkFiles);
+  const breaker = parseBreaker(c.breaker, ['breaker'], p, DEFAULT_BREAKER);
+  const filters = parseFilters(c.filters, p, filtersDir, checkFiles, breaker);
   const logLevel = (c.log_level ?? 'info') as LogLevelName;
   if (!LOG_LEVELS.includes(logLevel)) p.add(['log_level'], `expected one of ${LOG_LEVELS.join(', ')}, got ${describe(c.log_level)}`);
   const cfg: OutriggerConfig = {
@@ -320,6 +395,8 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     keepaliveTimeoutMs: positiveInt(c.keepalive_timeout_ms, 'keepalive_timeout_ms', p, DEFAULT_KEEPALIVE_TIMEOUT_MS),
     upstreamMaxConnections: positiveInt(c.upstream_max_connections, 'upstream_max_connections', p, DEFAULT_UPSTREAM_MAX_CONNECTIONS),
     upstreamQueueTimeoutMs: positiveInt(c.upstream_queue_timeout_ms, 'upstream_queue_timeout_ms', p, DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS),
+    watchdogMs: nonNegativeInt(c.watchdog_ms, 'watchdog_ms', p, DEFAULT_WATCHDOG_MS, 'turns the watchdog off'),
+    callbackTimingSample: wholeNumber(c.callback_timing_sample, 'callback_timing_sample', p, DEFAULT_CALLBACK_TIMING_SAMPLE),
   };
   if (p.list.length)
     throw new OutriggerError(

@@ -48,6 +48,8 @@ function slotKey(entry: FilterConfig, sha256: string): string {
     entry.configuration.toString('base64'),
     entry.vmConfiguration.toString('base64'),
     entry.limits,
+    entry.breaker,
+    entry.strictImports,
     entry.debug,
   ]);
 }

@@ -93,9 +93,11 @@ export function startFilter(
       metrics: shared.metrics,
       sharedData: shared.sharedData,
       limits: entry.limits,
+      strictImports: entry.strictImports,
       debug: entry.debug,
       sourceMap: compiled.sourceMap,
     },
     entry.onError,
+    entry.breaker,
   );
 }

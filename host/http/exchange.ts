@@ -7,11 +7,14 @@ import { type Duplex, Readable } from 'node:stream';
 import { util as undiciUtil, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { BodyBuffer } from '../chain/body-buffer.js';
+import type { CallbackTimings } from '../chain/callback-timings.js';
 import type { ChainBatch } from '../chain/chain-batch.js';
 import { FilterChain, type ChainLimits, type ChainSink } from '../chain/filter-chain.js';
 import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
+import { requestIdOf } from '../chain/request-id.js';
+import { recordRequestId } from '../watchdog/activity.js';
 import type { Generation } from '../filters/generation.js';
 import { DEFAULT_CLIENT_BODY_TIMEOUT_MS } from '../limits.js';
 import { watchBodyGaps } from './client-timeouts.js';
@@ -35,6 +38,8 @@ export interface ExchangeEnv {
   limits: ChainLimits;
   /** Longest gap between request body bytes (client_body_timeout_ms); default DEFAULT_CLIENT_BODY_TIMEOUT_MS. */
   clientBodyTimeoutMs?: number;
+  /** Callback latencies per filter (callback-timings.ts), or null when not kept. */
+  timings?: CallbackTimings | null;
   /** Counts outcomes for /metrics-style reporting. */
   stats: { requests: number; upstreamErrors: number; localReplies: number; filterFaults: number };
   /** normalize_path, trust_forwarded_headers, generate_request_id (see README "Configuration"). */
@@ -49,7 +54,6 @@ export interface ExchangeUpgrade {
 }
 
 let nextId = 0;
-const idPrefix = `${process.pid.toString(36)}-${Date.now().toString(36)}`;
 
 function requestHasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
@@ -119,7 +123,10 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const front = env.front;
     forwardedProto(headers, 'http', front.trustForwardedHeaders);
     const sock = req.socket;
-    this.#stream = new HttpStream(requestIdFor(headers, front.generateRequestId) ?? `${idPrefix}-${(nextId++).toString(36)}`, headers, {
+    const serial = nextId++;
+    const id = requestIdFor(headers, front.generateRequestId) ?? requestIdOf(serial);
+    recordRequestId(serial, id);
+    this.#stream = new HttpStream(id, headers, {
       sourceAddress: sock.remoteAddress ?? '',
       sourcePort: sock.remotePort ?? 0,
       destinationAddress: sock.localAddress ?? '',
@@ -127,8 +134,9 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       protocol: `HTTP/${req.httpVersion}`,
       scheme: 'http',
     });
+    this.#stream.serial = serial;
     this.#requestEos = !requestHasBody(req);
-    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch);
+    this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch, env.timings ?? null);
   }
 
   start(): void {
@@ -156,9 +164,23 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
 
   fault(filter: FilterInstance, err: FilterFault): void {
     this.#env.stats.filterFaults++;
-    this.#env.logger.error(
-      { code: err.code, filter: filter.name, generation: this.#gen.id, reqId: this.#stream.id, policy: filter.policy },
-      `filter "${filter.name}" failed: ${err.message} (${filter.policy === 'fail_open' ? 'skipped for this request' : 'request answered 503'})`,
+    const started = this.#res.headersSent;
+    const outcome =
+      filter.policy === 'fail_open' ? 'skipped for this request' : started ? 'the response had started: downstream connection closed' : 'request answered 503';
+    // A filter that is not run (breaker open, instance being replaced) would log one error per
+    // request: its state is in /filters and its fault was logged once, when it happened.
+    const quiet = err.code === 'OUTRIGGER_FILTER_BREAKER_OPEN' || err.code === 'OUTRIGGER_FILTER_DEGRADED';
+    this.#env.logger[quiet ? 'debug' : 'error'](
+      {
+        code: err.code,
+        kind: err.kind,
+        filter: filter.name,
+        generation: this.#gen.id,
+        reqId: this.#stream.id,
+        policy: filter.policy,
+        responseStarted: started,
+      },
+      `filter "${filter.name}" failed: ${err.message} (${outcome})`,
     );
   }
 
@@ -517,9 +539,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     this.#env.stats.localReplies++;
     this.#stopUpstream('local reply');
     if (this.#res.headersSent) {
+      // Too late for a status: the only honest signal left is a connection that ends without the
+      // response's end (no last chunk, or fewer bytes than content-length), as a proxy must.
       this.#env.logger.error(
-        { reqId: this.#stream.id, filter: reply.filter },
-        `local reply ${reply.status} after the response started; closing the connection`,
+        { code: 'OUTRIGGER_RESPONSE_ABORTED', reqId: this.#stream.id, filter: reply.filter, status: reply.status, details: reply.details },
+        `${reply.filter ? `filter "${reply.filter}": ` : ''}local reply ${reply.status} (${reply.details}) after the response started; downstream connection closed without ending the response`,
       );
       this.#res.destroy();
       return;

@@ -19,7 +19,17 @@ import { FilterChain, type ChainSink } from '../chain/filter-chain.js';
 import type { FailurePolicy, FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
-import { DEFAULT_CPU_MS, DEFAULT_FILTER_HOLD_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_BODY_BYTES, DEFAULT_MEMORY_MB, DEFAULT_START_MS } from '../limits.js';
+import {
+  DEFAULT_BREAKER_BACKOFF_MS,
+  DEFAULT_BREAKER_MAX_BACKOFF_MS,
+  DEFAULT_BREAKER_MAX_FAULTS,
+  DEFAULT_BREAKER_WINDOW_MS,
+  DEFAULT_CPU_MS,
+  DEFAULT_FILTER_HOLD_TIMEOUT_MS,
+  DEFAULT_MAX_BUFFERED_BODY_BYTES,
+  DEFAULT_MEMORY_MB,
+  DEFAULT_START_MS,
+} from '../limits.js';
 import { flatToObject, toFlat, type HeadersInit } from './headers.js';
 import { MockClusters, type MockCluster, type MockResponse } from './mock-clusters.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -197,6 +207,13 @@ export class TestFilter {
         limits: { cpuMs: DEFAULT_CPU_MS, startMs: DEFAULT_START_MS, memoryMb: DEFAULT_MEMORY_MB },
       },
       options.onError ?? 'fail_closed',
+      // The proxy's default breaker, so a test sees the states a deployed filter would go through.
+      {
+        maxFaults: DEFAULT_BREAKER_MAX_FAULTS,
+        windowMs: DEFAULT_BREAKER_WINDOW_MS,
+        backoffMs: DEFAULT_BREAKER_BACKOFF_MS,
+        maxBackoffMs: DEFAULT_BREAKER_MAX_BACKOFF_MS,
+      },
     );
   }
 

@@ -3,8 +3,12 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from './proxy.mjs';
 
-export function spawnOutrigger(args) {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/outrigger.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `env`: extra environment variables for the child (e.g. OUTRIGGER_TEST_HOOKS). */
+export function spawnOutrigger(args, { env } = {}) {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/outrigger.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
+  });
   const lines = [];
   const waiters = [];
   let buf = '';
@@ -17,11 +21,21 @@ export function spawnOutrigger(args) {
       for (const w of [...waiters]) if (w.pred(line)) w.resolve(line);
     }
   });
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  let status = null;
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      status = { code, signal };
+      resolve(code);
+    }),
+  );
   return {
     child,
     lines,
     exited,
+    /** { code, signal } once the process has exited, null before. */
+    get status() {
+      return status;
+    },
     /** The first log line (past or future) matching `pred`; rejects if the process exits first. */
     waitFor(pred) {
       const found = lines.find(pred);
