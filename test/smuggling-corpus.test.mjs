@@ -79,7 +79,6 @@ const CASES = [
   ['an encoded slash is kept', 'GET /a%2fb HTTP/1.1\r\nhost: h\r\n\r\n', [200], ['/a%2Fb']],
   ['a fragment in the target', 'GET /s#frag HTTP/1.1\r\nhost: h\r\n\r\n', [400], []],
   // ---- pipelined mixes: the valid request's response first, nothing after the bad one goes up.
-  // PIPELINED: these need one request at a time per connection (issue 12 point 2), landing separately.
   ['valid, then CL+TE', `${OK}POST /s HTTP/1.1\r\n${H}content-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n${OK}`, [200, 400], ['/ok']],
   ['valid, then obs-fold', `${OK}GET /s HTTP/1.1\r\n${H}x: a\r\n b\r\n\r\n${OK}`, [200, 400], ['/ok']],
   ['valid, then two Hosts', `${OK}GET /s HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n${OK}`, [200, 400], ['/ok']],
