@@ -3,7 +3,11 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from './proxy.mjs';
 
-/** `env`: extra environment variables for the child (e.g. OUTRIGGER_TEST_HOOKS). */
+/**
+ * `env`: extra environment variables for the child (e.g. OUTRIGGER_TEST_HOOKS).
+ * @param {string[]} args
+ * @param {{ env?: Record<string, string> }} [options]
+ */
 export function spawnOutrigger(args, { env } = {}) {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/outrigger.js'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
