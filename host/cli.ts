@@ -8,6 +8,7 @@ import type { OutriggerConfig } from './config/config.js';
 import { demoConfig, PACKAGE_ROOT } from './config/demo-config.js';
 import { loadConfigFile } from './config/load-config.js';
 import { OutriggerError } from './errors.js';
+import { openInspector } from './cli/inspect.js';
 import { runTests } from './cli/test.js';
 import { FilterManager } from './filters/filter-manager.js';
 import { runBuild } from './cli/build.js';
@@ -18,6 +19,7 @@ import { Watchdog } from './watchdog/watchdog.js';
 const USAGE = `usage:
   outrigger start [--config FILE]      run the proxy (no --config: the built-in demo on 127.0.0.1:8080)
                   [--no-watch]         reload only on SIGHUP or POST /reload, not on file changes
+                  [--inspect]          V8 inspector on 127.0.0.1 (--inspect-port, default 9229) for DevTools
   outrigger validate --config FILE     check a config and start each filter once, then exit
   outrigger new NAME [--outrigger SPEC]  create ./NAME, a filter project (SPEC: its outrigger dependency)
   outrigger build [DIR] [--watch] [--debug]
@@ -36,9 +38,10 @@ function loadConfig(file: string | undefined): OutriggerConfig {
   return file ? loadConfigFile(file) : demoConfig();
 }
 
-async function start(file: string | undefined, watch: boolean): Promise<void> {
+async function start(file: string | undefined, watch: boolean, inspect: { on: boolean; port?: string }): Promise<void> {
   const config = loadConfig(file);
   const logger: Logger = pino({ level: config.logLevel, base: { pid: process.pid } });
+  if (inspect.on) openInspector(inspect.port, logger);
   // Before start-up, which runs filter code too; one per process (in-process embedders start their own).
   const watchdog = new Watchdog(config.watchdogMs);
   const running = await startOutrigger(config, { logger, configFile: file ? path.resolve(file) : null, watch, watchdog });
@@ -88,7 +91,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   try {
-    if (cmd === 'start') await start(values.config, !values['no-watch']);
+    if (cmd === 'start') await start(values.config, !values['no-watch'], { on: values.inspect === true, port: values['inspect-port'] });
     else if (cmd === 'validate') {
       if (!values.config) throw new OutriggerError('OUTRIGGER_USAGE', 'validate needs --config FILE', USAGE);
       await validate(values.config);
@@ -115,6 +118,8 @@ function parseCommandLine(argv: string[]) {
         watch: { type: 'boolean' },
         debug: { type: 'boolean' },
         outrigger: { type: 'string' },
+        inspect: { type: 'boolean' },
+        'inspect-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },

@@ -64,3 +64,56 @@ export function loadSourceMap(module: WebAssembly.Module, wasmFile: string | nul
     return null;
   }
 }
+
+function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+
+/**
+ * The module with its sourceMappingURL section set to `url`. DevTools resolves a relative URL
+ * against the script's wasm:// address, where it finds nothing; an absolute file: URL it can load.
+ */
+export function withSourceMapUrl(bytes: Uint8Array, url: string): Uint8Array {
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  let i = 8;
+  while (i < bytes.length) {
+    const start = i;
+    const id = bytes[i++];
+    let size = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[i++];
+      size |= (b & 0x7f) << shift;
+      shift += 7;
+      if ((b & 0x80) === 0) break;
+    }
+    const end = i + size;
+    let drop = false;
+    if (id === 0) {
+      let nlen = 0;
+      let s2 = 0;
+      let j = i;
+      for (;;) {
+        const b = bytes[j++];
+        nlen |= (b & 0x7f) << s2;
+        s2 += 7;
+        if ((b & 0x80) === 0) break;
+      }
+      drop = Buffer.from(bytes.subarray(j, j + nlen)).toString('utf8') === 'sourceMappingURL';
+    }
+    if (!drop) parts.push(bytes.subarray(start, end));
+    i = end;
+  }
+  const name = Buffer.from('sourceMappingURL');
+  const value = Buffer.from(url);
+  const payload = [...leb(name.length), ...name, ...leb(value.length), ...value];
+  parts.push(Uint8Array.from([0, ...leb(payload.length), ...payload]));
+  return Buffer.concat(parts);
+}

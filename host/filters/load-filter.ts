@@ -3,12 +3,13 @@
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { AbiVersion } from '../../abi/functions.js';
 import { detectAbiVersion } from '../abi/abi-version.js';
 import type { MetricRegistry } from '../abi/filter-metrics.js';
 import type { SharedData } from '../abi/shared-data.js';
-import { loadSourceMap, type SourceMap } from '../abi/source-map.js';
+import { loadSourceMap, withSourceMapUrl, type SourceMap } from '../abi/source-map.js';
 import { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
@@ -69,6 +70,8 @@ export async function compileFilter({ bytes, sha256 }: FilterFile, name: string,
   // The sandbox's rewrite moves every byte offset, and binaryen cannot carry a source map through it
   // (it reads none): the map then only fits an unrewritten module. Frames keep their function names.
   const sourceMap = sandboxDisabled() ? loadSourceMap(module, file) : null;
+  // For DevTools (--inspect): the map by an absolute file: URL, which it can fetch.
+  if (sourceMap !== null) module = await WebAssembly.compile(withSourceMapUrl(bytes, pathToFileURL(sourceMap.file).href) as Uint8Array<ArrayBuffer>);
   return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength, sourceMap };
 }
 

@@ -6,13 +6,13 @@
 
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { AbiVersion } from '../../abi/functions.js';
 import { detectAbiVersion } from '../abi/abi-version.js';
 import { MetricRegistry } from '../abi/filter-metrics.js';
 import { SharedData } from '../abi/shared-data.js';
-import { loadSourceMap, type SourceMap } from '../abi/source-map.js';
+import { loadSourceMap, withSourceMapUrl, type SourceMap } from '../abi/source-map.js';
 import { WasmFilter } from '../abi/wasm-filter.js';
 import type { BodyBuffer } from '../chain/body-buffer.js';
 import { FilterChain, type ChainSink } from '../chain/filter-chain.js';
@@ -414,7 +414,10 @@ function filterLogger(logs: LogRecord[], reqId: string, filter: string, err: Fil
 export async function loadFilter(wasm: string | URL | Uint8Array, options: LoadOptions = {}): Promise<TestFilter> {
   const file = typeof wasm === 'string' ? wasm : wasm instanceof URL ? fileURLToPath(wasm) : null;
   const bytes = file !== null ? await readFile(file) : (wasm as Uint8Array);
-  const module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
-  // A debug build's source map sits beside its file: traps then name file.ts:line:col.
-  return new TestFilter(module, detectAbiVersion(module, options.name ?? 'filter'), options, loadSourceMap(module, file));
+  let module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  // A debug build's source map sits beside its file: traps then name file.ts:line:col, and under
+  // `node --inspect --test` DevTools finds it by an absolute URL and steps through the .ts source.
+  const sourceMap = loadSourceMap(module, file);
+  if (sourceMap !== null) module = await WebAssembly.compile(withSourceMapUrl(bytes, pathToFileURL(sourceMap.file).href) as Uint8Array<ArrayBuffer>);
+  return new TestFilter(module, detectAbiVersion(module, options.name ?? 'filter'), options, sourceMap);
 }
