@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { request, WebSocket } from 'undici';
+import { WebSocket } from 'undici';
 import { spawnOutrigger } from './helpers/cli.mjs';
 import { FIXTURES, tempDir } from './helpers/proxy.mjs';
 
