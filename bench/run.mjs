@@ -53,6 +53,9 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench builds fir
   --b-env K=V[,K=V]  with --together: environment for B's proxy process only (e.g.
                      OUTRIGGER_UNSAFE_NO_SANDBOX=1 to measure the sandbox); A and B may then name
                      the same configuration
+  --b-root DIR       with --together: B's proxy is DIR/bin/outrigger.js, another checkout's build
+                     (e.g. a worktree of an older commit, after its own npm ci and tsc), for a
+                     before/after of the host itself; A and B may then name the same configuration
   --node-flags STR   V8/node flags for every proxy child, fastify and Outrigger alike
                      (e.g. "--max-semi-space-size=32"; default none)
 env BENCH_QUICK=1    short smoke run (flags still override)`;
@@ -72,6 +75,7 @@ try {
       together: { type: 'string' },
       'b-filters': { type: 'string' },
       'b-env': { type: 'string' },
+      'b-root': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -181,10 +185,11 @@ if (args.only) {
 }
 if (TOGETHER) {
   const bDir = args['b-filters'] ? path.resolve(args['b-filters']) : null;
+  const bRoot = args['b-root'] ? path.resolve(args['b-root']) : null;
   const bEnv = args['b-env'] ? Object.fromEntries(args['b-env'].split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) : null;
   const ok =
     TOGETHER.length === 2 &&
-    (TOGETHER[0] !== TOGETHER[1] || bDir !== null || bEnv !== null) &&
+    (TOGETHER[0] !== TOGETHER[1] || bDir !== null || bEnv !== null || bRoot !== null) &&
     TOGETHER.every((id) => ALL_CONFIGS.some((c) => c.id === id && c.kind !== 'direct')) &&
     (bDir === null || ALL_CONFIGS.find((c) => c.id === TOGETHER[1]).kind === 'outrigger');
   if (!ok || args.only) {
@@ -206,8 +211,15 @@ if (TOGETHER) {
       label: `${CONFIGS[1].label}, env ${args['b-env']}`,
       env: bEnv,
     };
-} else if (args['b-filters'] || args['b-env']) {
-  process.stderr.write('--b-filters, --b-env: only with --together\n');
+  if (bRoot)
+    CONFIGS[1] = {
+      ...CONFIGS[1],
+      id: CONFIGS[1].id.endsWith('(b)') ? CONFIGS[1].id : `${CONFIGS[1].id}(b)`,
+      label: `${CONFIGS[1].label}, host from ${bRoot}`,
+      root: bRoot,
+    };
+} else if (args['b-filters'] || args['b-env'] || args['b-root']) {
+  process.stderr.write('--b-filters, --b-env, --b-root: only with --together\n');
   process.exit(2);
 }
 
@@ -721,7 +733,7 @@ function outriggerYaml(cfg, upstreamUrl) {
 async function startOutrigger(cfg, upstreamUrl) {
   const file = path.join(tmpDir, `${cfg.id}.yaml`);
   writeFileSync(file, outriggerYaml(cfg, upstreamUrl));
-  const rec = startChild(cfg.id, [path.join(ROOT, 'bin', 'outrigger.js'), 'start', '--config', file], profileFlags(cfg), cfg.env ?? null);
+  const rec = startChild(cfg.id, [path.join(cfg.root ?? ROOT, 'bin', 'outrigger.js'), 'start', '--config', file], profileFlags(cfg), cfg.env ?? null);
   const ready = await waitForLine(rec, (o) => o.msg === 'outrigger ready', 'the "outrigger ready" log line');
   return { rec, url: `http://${ready.listen}`, adminUrl: ready.admin ? `http://${ready.admin}` : null, configFile: file };
 }
