@@ -5,26 +5,10 @@
 // Off by default: the check is one comparison per call, the stack is read only on a failure.
 
 import { WasmResult } from '../../abi/enums.js';
+import { CALLBACK_NAMES } from './callback-names.js';
 import type { WasmVm } from './wasm-vm.js';
 
 type HostFn = (...args: number[]) => number;
-
-/** Phase names by value (Phase is a const enum, gone at run time). */
-const PHASES = [
-  'no callback',
-  '_initialize',
-  'proxy_on_vm_start',
-  'proxy_on_configure',
-  'proxy_on_context_create',
-  'proxy_on_request_headers',
-  'proxy_on_request_body',
-  'proxy_on_response_headers',
-  'proxy_on_response_body',
-  'proxy_on_log',
-  'proxy_on_done',
-  'proxy_on_delete',
-  'proxy_on_tick',
-];
 
 /** What a result means, as a filter author needs it. */
 const WHY: Partial<Record<WasmResult, string>> = {
@@ -72,7 +56,7 @@ export function withCallDiagnostics(vm: WasmVm, functions: Record<string, HostFn
       reported.add(key);
       log.warn(
         { code: 'OUTRIGGER_HOST_CALL_RESULT', call: name, result: WasmResult[result] ?? result, site, args },
-        `${name} returned ${WasmResult[result] ?? result} in ${PHASES[phase] ?? 'a callback'} at ${site}: ${WHY[result as WasmResult] ?? 'see the proxy-wasm ABI'} (arguments ${args.join(', ')}; logged once per call site)`,
+        `${name} returned ${WasmResult[result] ?? result} in ${phase === 0 ? 'no callback' : (CALLBACK_NAMES[phase] ?? 'a callback')} at ${site}: ${WHY[result as WasmResult] ?? 'see the proxy-wasm ABI'} (arguments ${args.join(', ')}; logged once per call site)`,
       );
       return result;
     };

@@ -8,6 +8,7 @@ import type { FaultKind } from '../chain/filter-instance.js';
 import type { HttpStream } from '../chain/http-stream.js';
 import { OutriggerError } from '../errors.js';
 import { MEMORY_REPLACE_FRACTION } from '../limits.js';
+import { CALLBACK_NAMES } from './callback-names.js';
 import { systemClock, type Clock, type TickTimer } from './clock.js';
 import { CpuBudget } from './cpu-budget.js';
 import { activity, CALLBACK, FILTER, filterIndexOf, REQUEST } from '../watchdog/activity.js';
@@ -68,23 +69,6 @@ export const enum Phase {
   Delete,
   Tick,
 }
-
-/** The callback each phase runs, for the log line of a stopped callback. */
-const PHASE_CALLBACK = [
-  'none',
-  '_initialize',
-  'proxy_on_vm_start',
-  'proxy_on_configure',
-  'proxy_on_context_create',
-  'proxy_on_request_headers',
-  'proxy_on_request_body',
-  'proxy_on_response_headers',
-  'proxy_on_response_body',
-  'proxy_on_log',
-  'proxy_on_done',
-  'proxy_on_delete',
-  'proxy_on_tick',
-];
 
 type GuestFn = (...args: number[]) => number;
 
@@ -360,7 +344,7 @@ export class WasmVm {
     this.#currentSlot = stream === null ? -1 : id & SLOT_MASK;
     this.currentId = id;
     this.phase = phase;
-    const timed = this.budget.begin(PHASE_CALLBACK[phase], this.spec.limits.cpuMs);
+    const timed = this.budget.begin(CALLBACK_NAMES[phase], this.spec.limits.cpuMs);
     // For the watchdog: three int stores into shared memory (see watchdog/activity.ts).
     const act = activity;
     act[FILTER] = this.#filterIndex;

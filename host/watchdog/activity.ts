@@ -5,32 +5,15 @@
 // stores cost 10-20 ns per guest call (paired micro-benchmark, a trivial wasm export called through
 // a wrapper like WasmVm.call with and without them; the same with a non-shared Int32Array).
 
+/** Callback names by Phase, for the watchdog's line (the callback slot holds the Phase). */
+export { CALLBACK_NAMES } from '../abi/callback-names.js';
+
 /** Int32 slots of the shared array. */
 export const HEARTBEAT = 0;
 export const FILTER = 1;
 export const CALLBACK = 2;
 export const REQUEST = 3;
 const SLOTS = 4;
-
-/**
- * Names of the callbacks, indexed by `Phase` in host/abi/wasm-vm.ts (keep in the same order).
- * Index 0 (Phase.None) means no guest code is running: the host itself holds the loop.
- */
-export const CALLBACK_NAMES = [
-  '',
-  '_initialize',
-  'proxy_on_vm_start',
-  'proxy_on_configure',
-  'proxy_on_context_create',
-  'proxy_on_request_headers',
-  'proxy_on_request_body',
-  'proxy_on_response_headers',
-  'proxy_on_response_body',
-  'proxy_on_log',
-  'proxy_on_done',
-  'proxy_on_delete',
-  'proxy_on_tick',
-] as const;
 
 /** Shared with the watchdog thread; one per process. */
 export const activityBuffer = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT);

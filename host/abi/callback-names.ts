@@ -1,0 +1,18 @@
+// The guest export each Phase (host/abi/wasm-vm.ts) runs, indexed by the Phase's value: one table for
+// the deadline's log line, `debug: true` diagnostics and the watchdog thread (which must not import the
+// VM, so this file imports nothing). Phase is a const enum, gone at run time. Keep the order of Phase.
+export const CALLBACK_NAMES = [
+  'none',
+  '_initialize',
+  'proxy_on_vm_start',
+  'proxy_on_configure',
+  'proxy_on_context_create',
+  'proxy_on_request_headers',
+  'proxy_on_request_body',
+  'proxy_on_response_headers',
+  'proxy_on_response_body',
+  'proxy_on_log',
+  'proxy_on_done',
+  'proxy_on_delete',
+  'proxy_on_tick',
+] as const;
