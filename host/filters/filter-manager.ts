@@ -31,6 +31,14 @@ export interface FilterSlot {
   rejectedKey: string | null;
 }
 
+/**
+ * The one state /filters, /metrics and their logs show for a slot: the last load attempt's (rejected,
+ * missing) when it failed, else what the serving instance is doing (active, degraded, open).
+ */
+export function shownState(s: FilterSlot): string {
+  return s.state === 'active' ? s.filter.healthState : s.state;
+}
+
 export interface ApplyResult {
   changed: boolean;
   generation: number;

@@ -4,7 +4,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { CallbackTimings } from '../chain/callback-timings.js';
-import type { FilterManager, FilterSlot } from '../filters/filter-manager.js';
+import { type FilterManager, shownState } from '../filters/filter-manager.js';
 import type { ReloadResult } from '../filters/reloader.js';
 import { readinessProblems } from './readiness.js';
 import { buildMetrics } from './metrics.js';
@@ -23,14 +23,6 @@ export interface AdminDeps {
   stats: () => Record<string, number>;
   /** Callback latencies for /metrics (null: not kept). */
   timings?: CallbackTimings | null;
-}
-
-/**
- * One state per filter: the last load attempt's (rejected, missing) when it failed, else what the
- * serving version is doing (active, degraded, open).
- */
-function filterState(s: FilterSlot): string {
-  return s.state === 'active' ? s.filter.healthState : s.state;
 }
 
 export function buildAdminServer(deps: AdminDeps): FastifyInstance {
@@ -57,7 +49,7 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
         abi: s.abi,
         generation: s.generation,
         loaded_at: s.loadedAt.toISOString(),
-        state: filterState(s),
+        state: shownState(s),
         last_error: s.lastError ?? s.filter.lastError,
         on_error: s.filter.policy,
         traps: s.filter.traps,

@@ -8,7 +8,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { MetricType } from '../../abi/enums.js';
 import { CALLBACK_BUCKETS, CALLBACK_KINDS, type CallbackTimings } from '../chain/callback-timings.js';
 import { FAULT_KINDS } from '../chain/filter-instance.js';
-import type { FilterManager, FilterSlot } from '../filters/filter-manager.js';
+import { type FilterManager, shownState } from '../filters/filter-manager.js';
 import { rejectionCounts } from './rejections.js';
 
 export interface MetricsDeps {
@@ -19,16 +19,6 @@ export interface MetricsDeps {
 
 /** Every state a filter can be in on /metrics (outrigger_filter_state): the manager's, then the instance's. */
 const FILTER_STATES = ['active', 'degraded', 'open', 'rejected', 'missing'] as const;
-
-/** What a slot reports: the manager's state unless it is serving, then its instance's health. */
-function slotState(s: FilterSlot): string {
-  return s.state === 'active' ? s.filter.healthState : s.state;
-}
-
-/** The state outrigger_filter_info has always shown (failed for an instance that is not healthy). */
-function legacyState(s: FilterSlot): string {
-  return s.state === 'active' && !s.filter.healthy ? 'failed' : s.state;
-}
 
 type Labels = Record<string, string>;
 
@@ -138,7 +128,7 @@ export function buildMetrics(deps: MetricsDeps): Metrics {
     'The version of each filter that serves, and its state (active, rejected, missing, failed).',
     ['filter', 'sha256', 'abi', 'generation', 'state'],
     (e) => {
-      for (const s of slots()) e({ filter: s.entry.name, sha256: s.sha256, abi: s.abi, generation: String(s.generation), state: legacyState(s) }, 1);
+      for (const s of slots()) e({ filter: s.entry.name, sha256: s.sha256, abi: s.abi, generation: String(s.generation), state: shownState(s) }, 1);
     },
   );
 
@@ -168,7 +158,7 @@ export function buildMetrics(deps: MetricsDeps): Metrics {
     ['filter', 'state'],
     (e) => {
       for (const s of slots()) {
-        const now = slotState(s);
+        const now = shownState(s);
         for (const state of FILTER_STATES) e({ filter: s.entry.name, state }, state === now ? 1 : 0);
       }
     },
