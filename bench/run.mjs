@@ -39,7 +39,8 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench builds fir
   --warmup S         discarded warm-up seconds before each measurement (default 1; quick 1)
   --connections N    autocannon connections, pipelining 1 (default 50)
   --only LIST        comma-separated subset of: direct,fastify,outrigger-0,outrigger-1,outrigger-3
-                     (default all of those), plus floor-null-3,floor-raw-3,read-3,outrigger-3-untimed
+                     (default all of those), plus floor-null-3,floor-raw-3,read-3,outrigger-3-untimed,
+                     outrigger-3-timed-all
                      (see bench/README.md)
   --profile          run the proxies under node --cpu-prof and print their top self-time functions
                      (the profiler slows them: numbers from such a run are not comparable)
@@ -156,6 +157,16 @@ const ALL_CONFIGS = [
     filters: [F_REQUEST_ID, F_ADD_HEADER, F_API_KEY],
     extraYaml: ['callback_timing_sample: 0'],
   },
+  // outrigger-3 with every callback timed (callback_timing_sample: 1, the default before it sampled one
+  // in 16): --together outrigger-3-timed-all,outrigger-3 for what the sampled default saves.
+  {
+    id: 'outrigger-3-timed-all',
+    label: 'Outrigger, 3 filters, every callback timed',
+    kind: 'outrigger',
+    optional: true,
+    filters: [F_REQUEST_ID, F_ADD_HEADER, F_API_KEY],
+    extraYaml: ['callback_timing_sample: 1'],
+  },
   // Only with --only: three SDK filters (bench/filters/require_header.ts) that each read one request
   // header and change nothing: the issue's "filters that pull single headers" workload, for context.
   // The goal checks stay on outrigger-3.
@@ -169,7 +180,18 @@ const ALL_CONFIGS = [
   },
 ];
 /** Order within a round (reversed every other round): each goal's pair of configurations adjacent. */
-const ROUND_ORDER = ['direct', 'outrigger-1', 'fastify', 'outrigger-3', 'outrigger-3-untimed', 'outrigger-0', 'floor-null-3', 'floor-raw-3', 'read-3'];
+const ROUND_ORDER = [
+  'direct',
+  'outrigger-1',
+  'fastify',
+  'outrigger-3',
+  'outrigger-3-untimed',
+  'outrigger-3-timed-all',
+  'outrigger-0',
+  'floor-null-3',
+  'floor-raw-3',
+  'read-3',
+];
 let CONFIGS = ALL_CONFIGS.filter((c) => !c.optional);
 if (args.only) {
   const ids = args.only

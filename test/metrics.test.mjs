@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
+import { CallbackTimings } from '../dist/host/chain/callback-timings.js';
 import { parseConfig } from '../dist/host/config/load-config.js';
 import { FIXTURES, withProxy } from './helpers/proxy.mjs';
 import { parseExposition, sampleValue } from './helpers/prometheus.mjs';
@@ -41,9 +42,11 @@ function raw(url, bytes) {
 }
 
 describe('/metrics', () => {
+  // Every callback timed, so the histogram's counts are exact (the default samples one in 16).
   const env = withProxy(
     (upstream) => `
 upstream: ${upstream.url}
+callback_timing_sample: 1
 filters_dir: ${FIXTURES}
 filters:
   - name: marker
@@ -181,10 +184,79 @@ filters:
   });
 });
 
+describe('/metrics with callback_timing_sample: 4', () => {
+  const env = withProxy(
+    (upstream) => `
+upstream: ${upstream.url}
+callback_timing_sample: 4
+filters:
+  - name: marker
+    file: ${FIXTURES}/append.wasm
+    config: { value: m }
+`,
+  );
+
+  it('still records every callback kind, each timed one counting for 4', T, async () => {
+    const n = 200;
+    for (let i = 0; i < n; i++) assert.equal(await get(`${env.proxy.url}/s/${i}`), 200);
+    const fam = await scrape(env.proxy.admin);
+    for (const callback of ['context_create', 'request_headers', 'response_headers', 'log']) {
+      const count = sampleValue(fam, HIST, `${HIST}_count`, { filter: 'marker', callback }) ?? 0;
+      // 4 x Binomial(200, 1/4): mean 200, sd ~24.5. A pick of every 4th callback of the process would
+      // time one of the four kinds per request only (0 or 800 here).
+      assert.equal(count % 4, 0, `${callback}: a multiple of the sample rate`);
+      assert.ok(count >= 60 && count <= 340, `${callback}: ${count} estimates the ${n} callbacks made`);
+      const sum = sampleValue(fam, HIST, `${HIST}_sum`, { filter: 'marker', callback });
+      assert.ok(sum > 0 && sum < count, `${callback}: sum ${sum}s is positive and under 1 s a callback`);
+    }
+  });
+});
+
+describe('CallbackTimings sampling', () => {
+  /** Runs `calls` callbacks cycling over the kinds 0..kinds-1, each taking exactly 1 ms on a fake clock. */
+  function drive(sample, calls, kinds) {
+    const timings = new CallbackTimings(sample);
+    const [t] = timings.forList([{ name: 'f' }]);
+    const real = globalThis.performance;
+    let now = 0;
+    globalThis.performance = { now: () => now };
+    try {
+      for (let i = 0; i < calls; i++) {
+        const start = timings.begin();
+        now += 1;
+        if (start >= 0) timings.end(t, i % kinds, start);
+      }
+    } finally {
+      globalThis.performance = real;
+    }
+    const NB = t.counts.length / t.sums.length;
+    return [...Array(kinds).keys()].map((k) => ({ count: t.counts.slice(k * NB, (k + 1) * NB).reduce((a, b) => a + b, 0), sum: t.sums[k] }));
+  }
+
+  it('is unbiased per callback kind in a fixed callback order, sums scaled as the counts', T, () => {
+    // Four kinds in a fixed cycle and one in four sampled: the old periodic pick timed kind 3 only.
+    for (const { count, sum } of drive(4, 40_000, 4)) {
+      assert.ok(Math.abs(count - 10_000) < 1_000, `count ${count} estimates the 10,000 callbacks of the kind`);
+      assert.ok(Math.abs(sum - count * 0.001) < 1e-6, `sum ${sum} s is count x 1 ms: the same weight`);
+    }
+  });
+
+  it('with 1 counts every callback exactly, with 0 none', T, () => {
+    assert.deepEqual(
+      drive(1, 1_000, 2).map((k) => k.count),
+      [500, 500],
+    );
+    assert.deepEqual(
+      drive(0, 1_000, 2).map((k) => k.count),
+      [0, 0],
+    );
+  });
+});
+
 describe('callback_timing_sample in the config', () => {
   it('takes a whole number, and names the key otherwise', T, () => {
     assert.equal(parseConfig('upstream: http://127.0.0.1:1\ncallback_timing_sample: 8\n', 'a.yaml').callbackTimingSample, 8);
-    assert.equal(parseConfig('upstream: http://127.0.0.1:1\n', 'a.yaml').callbackTimingSample, 1);
+    assert.equal(parseConfig('upstream: http://127.0.0.1:1\n', 'a.yaml').callbackTimingSample, 16);
     assert.throws(
       () => parseConfig('upstream: http://127.0.0.1:1\ncallback_timing_sample: -1\n', 'a.yaml'),
       /a\.yaml:2.*callback_timing_sample.*whole number/s,

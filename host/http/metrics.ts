@@ -63,7 +63,7 @@ interface MetricValue {
 class CallbackHistogram {
   readonly name = 'outrigger_filter_callback_duration_seconds';
   readonly help =
-    'Time spent in a filter callback as the chain makes it, per filter and callback (log: proxy_on_log, on_done and on_delete together). With callback_timing_sample N, every Nth callback is timed and counts for N.';
+    'Time spent in a filter callback as the chain makes it, per filter and callback (log: proxy_on_log, on_done and on_delete together). With callback_timing_sample N, one callback in N, picked at random, is timed and counts for N (default 16).';
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   readonly #timings: CallbackTimings;
