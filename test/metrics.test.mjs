@@ -216,10 +216,10 @@ describe('CallbackTimings sampling', () => {
   /** Runs `calls` callbacks cycling over the kinds 0..kinds-1, each taking exactly 1 ms on a fake clock. */
   function drive(sample, calls, kinds) {
     const timings = new CallbackTimings(sample);
-    const [t] = timings.forList([{ name: 'f' }]);
+    const [t] = timings.forList(/** @type {any} */ ([{ name: 'f' }]));
     const real = globalThis.performance;
     let now = 0;
-    globalThis.performance = { now: () => now };
+    globalThis.performance = /** @type {any} */ ({ now: () => now });
     try {
       for (let i = 0; i < calls; i++) {
         const start = timings.begin();
