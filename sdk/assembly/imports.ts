@@ -81,6 +81,28 @@ export declare function proxy_set_effective_context(contextId: u32): u32;
 @external("env", "proxy_done")
 export declare function proxy_done(): u32;
 
+// Metrics (metrics.ts): ids come from proxy_define_metric; i64/u64 parameters are BigInt on the host.
+// @ts-ignore: decorator
+@external("env", "proxy_define_metric")
+export declare function proxy_define_metric(metricType: u32, namePtr: usize, nameLen: usize, retId: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_increment_metric")
+export declare function proxy_increment_metric(metricId: u32, offset: i64): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_record_metric")
+export declare function proxy_record_metric(metricId: u32, value: u64): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_get_metric")
+export declare function proxy_get_metric(metricId: u32, retValue: usize): u32;
+
+// Shared data (shared-data.ts): a key-value store per vm_id with compare-and-swap.
+// @ts-ignore: decorator
+@external("env", "proxy_get_shared_data")
+export declare function proxy_get_shared_data(keyPtr: usize, keyLen: usize, retValuePtr: usize, retValueLen: usize, retCas: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_set_shared_data")
+export declare function proxy_set_shared_data(keyPtr: usize, keyLen: usize, valuePtr: usize, valueLen: usize, cas: u32): u32;
+
 // WASI: the only non-"env" import. Used by abort (Envoy links it; it has no env.abort).
 // @ts-ignore: decorator
 @external("wasi_snapshot_preview1", "proc_exit")

@@ -76,6 +76,9 @@ export {
   getPropertyMap,
   setProperty,
   setPropertyString,
+  getPropertyStringResult,
+  getPropertyBool,
+  setPropertyInt,
 } from "./properties";
 export { log, logAt, getLogLevel } from "./log";
 export { sendLocalResponse, sendLocalResponseBytes } from "./local-response";
@@ -90,3 +93,22 @@ export {
 export { getCurrentTimeNanoseconds } from "./time";
 export { toUtf8, fromUtf8 } from "./memory";
 export { JsonKind, JsonValue, parseJson } from "./json";
+
+// Metrics, shared data, timers and typed attributes (issue 13's SDK wrappers).
+export { Metric, Counter, Gauge, Histogram, CounterFamily, GaugeFamily, HistogramFamily, metricName } from "./metrics";
+export { SharedData, SharedValue, SharedDataUpdater, DEFAULT_UPDATE_ATTEMPTS } from "./shared-data";
+export { Timer, Timers } from "./timers";
+export {
+  addressHost,
+  sourceAddress,
+  sourceIp,
+  sourcePort,
+  destinationAddress,
+  destinationPort,
+  requestPath,
+  requestMethod,
+  requestId,
+  responseCode,
+  pluginName,
+  pluginVmId,
+} from "./attributes";

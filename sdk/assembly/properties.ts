@@ -95,3 +95,24 @@ export function setProperty(path: string, value: ArrayBuffer): WasmResult {
 export function setPropertyString(path: string, value: string): WasmResult {
   return setProperty(path, toUtf8(value));
 }
+
+/** A string property with the host's status: NotFound (value null) when the host does not have it. */
+export function getPropertyStringResult(path: string): Result<string | null> {
+  const bytes = getProperty(path);
+  return new Result<string | null>(lastStatus, bytes !== null ? fromUtf8(bytes) : null);
+}
+
+/** A boolean property (e.g. "connection.mtls"): one byte, non-zero for true; another size gives SerializationFailure. */
+export function getPropertyBool(path: string): Result<bool> {
+  const bytes = getProperty(path);
+  if (bytes === null) return new Result<bool>(lastStatus, false);
+  if (bytes.byteLength != 1) return new Result<bool>(WasmResult.SerializationFailure, false);
+  return new Result<bool>(WasmResult.Ok, load<u8>(changetype<usize>(bytes)) != 0);
+}
+
+/** Sets a property to an integer, 8 bytes little-endian (the encoding getPropertyInt reads). */
+export function setPropertyInt(path: string, value: i64): WasmResult {
+  const bytes = new ArrayBuffer(8);
+  store<i64>(changetype<usize>(bytes), value);
+  return setProperty(path, bytes);
+}
