@@ -244,6 +244,13 @@ filters:
     assert.equal(echoed.body, 'body sent while held');
   });
 
+  it('reads ContinueAndEndStream from a headers callback as a continue, as Envoy does', async () => {
+    const res = await request(`${env.proxy.url}/end-stream`);
+    const echoed = /** @type {any} */ (await res.body.json());
+    assert.equal(res.statusCode, 200, 'not held until filter_hold_timeout_ms and answered 503');
+    assert.equal(echoed.headers['x-chain'], 'after', 'the rest of the chain ran');
+  });
+
   it('answers a held request 503 when the instance holding it traps meanwhile', { timeout: 10_000 }, async () => {
     const held = request(`${env.proxy.url}/hold/doomed`);
     await new Promise((r) => setTimeout(r, 5));

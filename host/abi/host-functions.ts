@@ -4,7 +4,7 @@
 import { BufferType, LogLevel, MapType, StreamType, WasmResult } from '../../abi/enums.js';
 import type { BodyBuffer } from '../chain/body-buffer.js';
 import type { HeaderMap } from '../chain/header-map.js';
-import { REQUEST_DIRECTION, RESPONSE_DIRECTION } from '../chain/http-stream.js';
+import { StreamDirection } from '../chain/stream-actions.js';
 import { MAX_LOG_MESSAGE_BYTES } from '../limits.js';
 import { systemClock } from './clock.js';
 import { GuestBytesCache } from './guest-bytes-cache.js';
@@ -257,7 +257,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (status < 200 || status > 599) return WasmResult.BadArgument;
       const s = vm.current;
       if (s === null || vm.phase === Phase.Log || vm.phase === Phase.Done || vm.phase === Phase.Delete) return WasmResult.BadArgument;
-      s.localReply = { status, body, headers, details: details.replace(/\s/g, '_'), filter: vm.spec.name };
+      s.actions.sendLocalReply({ status, body, headers, details: details.replace(/\s/g, '_'), filter: vm.spec.name });
       return WasmResult.Ok;
     },
 
@@ -265,8 +265,8 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (type < 0 || type > StreamType.Upstream) return WasmResult.BadArgument;
       const s = vm.current;
       if (s === null) return WasmResult.NotFound;
-      if (type === StreamType.HttpRequest) s.pendingResume |= REQUEST_DIRECTION;
-      else if (type === StreamType.HttpResponse) s.pendingResume |= RESPONSE_DIRECTION;
+      if (type === StreamType.HttpRequest) s.actions.continueStream(StreamDirection.Request);
+      else if (type === StreamType.HttpResponse) s.actions.continueStream(StreamDirection.Response);
       else return WasmResult.Unimplemented;
       return WasmResult.Ok;
     },
@@ -275,8 +275,8 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (type < 0 || type > StreamType.Upstream) return WasmResult.BadArgument;
       const s = vm.current;
       if (s === null) return WasmResult.NotFound;
-      if (type === StreamType.HttpRequest) s.pendingClose |= REQUEST_DIRECTION;
-      else if (type === StreamType.HttpResponse) s.pendingClose |= RESPONSE_DIRECTION;
+      if (type === StreamType.HttpRequest) s.actions.closeStream(StreamDirection.Request);
+      else if (type === StreamType.HttpResponse) s.actions.closeStream(StreamDirection.Response);
       else return WasmResult.Unimplemented;
       return WasmResult.Ok;
     },

@@ -245,8 +245,8 @@ export class WasmFilter implements FilterInstance {
     if (others.length)
       queueMicrotask(() => {
         for (const s of others) {
-          s.pendingFault = { filter: this, error: new FilterFault(this.name, `the filter's instance faulted during another request (${message})`) };
-          s.wake();
+          s.actions.instanceFaulted({ filter: this, error: new FilterFault(this.name, `the filter's instance faulted during another request (${message})`) });
+          s.act();
         }
       });
     return fault;

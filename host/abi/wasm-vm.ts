@@ -106,8 +106,12 @@ export class WasmVm {
   unknownImports: string[] = [];
   /** Host functions already reported as unimplemented (logged once each). */
   readonly reportedUnimplemented = new Set<string>();
-  /** Streams a callback acted on through proxy_set_effective_context: woken after it returns. */
-  touched: HttpStream[] | null = null;
+  /** Streams a callback acted on through proxy_set_effective_context: they act once it has returned. */
+  #touched: HttpStream[] | null = null;
+  /** Work a host call deferred until the callback returns (afterCall). */
+  #deferred: (() => void)[] | null = null;
+  /** A guest call is in progress (host calls only happen then). */
+  #inCall = false;
   /** Runs proxy_on_tick; set by the owner (WasmFilter), which decides what a trap there means. */
   onTick: (() => void) | null = null;
   #tickTimer: TickTimer | null = null;
@@ -263,8 +267,12 @@ export class WasmVm {
     activity[FILTER] = this.#filterIndex;
     activity[CALLBACK] = phase;
     activity[REQUEST] = -1;
+    this.#inCall = true;
+    let ok = false;
     try {
-      return body();
+      const result = body();
+      ok = true;
+      return result;
     } catch (err) {
       throw this.#startError(step, err);
     } finally {
@@ -273,6 +281,10 @@ export class WasmVm {
       this.currentId = 0;
       activity[FILTER] = -1;
       activity[CALLBACK] = Phase.None;
+      this.#inCall = false;
+      // A start-up that failed leaves nothing behind: the instance is never used.
+      if (ok) this.#runAfterCall(null);
+      else this.#touched = this.#deferred = null;
     }
   }
 
@@ -323,8 +335,18 @@ export class WasmVm {
     if (s === undefined) return false;
     this.#currentSlot = s === null ? -1 : id & SLOT_MASK;
     this.currentId = id;
-    if (s !== null) (this.touched ??= []).push(s);
+    if (s !== null) (this.#touched ??= []).push(s);
     return true;
+  }
+
+  /**
+   * Runs `action` once the guest callback in progress has returned (at once when none is): the rule
+   * for every host call whose effect would call into a guest (a resume, a queue's ready callback, a
+   * call's completion), as cpp-host's addAfterVmCallAction. No guest export runs inside a host call.
+   */
+  afterCall(action: () => void): void {
+    if (this.#inCall) (this.#deferred ??= []).push(action);
+    else action();
   }
 
   get liveStreams(): number {
@@ -350,6 +372,7 @@ export class WasmVm {
     act[FILTER] = this.#filterIndex;
     act[CALLBACK] = phase;
     act[REQUEST] = stream === null ? -1 : stream.serial;
+    this.#inCall = true;
     try {
       return fn(id, a, b);
     } catch (err) {
@@ -374,15 +397,22 @@ export class WasmVm {
       this.#currentSlot = -1;
       this.currentId = 0;
       this.phase = Phase.None;
-      if (this.touched !== null) this.#wakeTouched(stream);
+      this.#inCall = false;
+      if (this.#touched !== null || this.#deferred !== null) this.#runAfterCall(stream);
     }
   }
 
-  /** A callback resumed, answered or reset other streams: let their chains act now it has returned. */
-  #wakeTouched(own: HttpStream | null): void {
-    const touched = this.touched!;
-    this.touched = null;
-    for (const s of touched) if (s !== own) s.wake();
+  /**
+   * The callback has returned: streams it resumed, answered or reset through set_effective_context
+   * act now (its own stream's chain reads its actions itself), then whatever host calls deferred.
+   */
+  #runAfterCall(own: HttpStream | null): void {
+    const touched = this.#touched;
+    const deferred = this.#deferred;
+    this.#touched = null;
+    this.#deferred = null;
+    if (touched !== null) for (const s of touched) if (s !== own) s.act();
+    if (deferred !== null) for (const action of deferred) action();
   }
 
   /** proxy_set_tick_period_milliseconds: 0 stops the timer. */

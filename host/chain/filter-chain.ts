@@ -10,7 +10,9 @@ import { Callback, type CallbackTimings, type FilterTimings } from './callback-t
 import type { ChainBatch } from './chain-batch.js';
 import { HeaderMap } from './header-map.js';
 import { FilterFault, type FilterInstance } from './filter-instance.js';
-import { REQUEST_DIRECTION, RESPONSE_DIRECTION, type HttpStream, type LocalReply } from './http-stream.js';
+import { FilterDataStatus, FilterHeadersStatus } from '../../abi/enums.js';
+import type { HttpStream } from './http-stream.js';
+import { StreamDirection, type LocalReply, type StreamActor } from './stream-actions.js';
 
 /** What the chain hands on once filters let something through. Implemented by the HTTP plumbing. */
 export interface ChainSink {
@@ -50,7 +52,7 @@ const enum BodyMode {
 }
 
 class Direction {
-  readonly bit: number;
+  readonly bit: StreamDirection;
   readonly order: readonly number[];
   headersDone = false;
   /** Position in `order` of the filter holding the headers, or -1. */
@@ -74,13 +76,21 @@ class Direction {
   /** First position that takes part: a local reply goes back only through the filters that saw the request. */
   first = 0;
 
-  constructor(bit: number, order: readonly number[]) {
+  constructor(bit: StreamDirection, order: readonly number[]) {
     this.bit = bit;
     this.order = order;
   }
 }
 
-export class FilterChain {
+/**
+ * Envoy's reading of a headers callback's result (cpp-host convertVmCallResultToFilterHeadersStatus):
+ * ContinueAndEndStream falls to the default branch and continues; every other non-zero value stops.
+ */
+function continuesHeaders(status: number): boolean {
+  return status === FilterHeadersStatus.Continue || status === FilterHeadersStatus.ContinueAndEndStream;
+}
+
+export class FilterChain implements StreamActor {
   readonly #filters: readonly FilterInstance[];
   readonly #stream: HttpStream;
   readonly #sink: ChainSink;
@@ -122,10 +132,10 @@ export class FilterChain {
     this.#limits = limits;
     this.#events = events;
     this.#handles = new Array(filters.length);
-    this.#req = new Direction(REQUEST_DIRECTION, orders.request);
-    this.#res = new Direction(RESPONSE_DIRECTION, orders.response);
+    this.#req = new Direction(StreamDirection.Request, orders.request);
+    this.#res = new Direction(StreamDirection.Response, orders.response);
     this.#batch = batch;
-    stream.waker = this;
+    stream.actor = this;
   }
 
   get stopped(): boolean {
@@ -213,7 +223,7 @@ export class FilterChain {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopped = true;
-    this.#stream.waker = null;
+    this.#stream.actor = null;
     this.#clearHoldTimer();
     if (this.#batch !== null) {
       this.#batch.close(this);
@@ -259,7 +269,7 @@ export class FilterChain {
     }
     if (t0 >= 0) this.#timed(i, isReq ? Callback.RequestHeaders : Callback.ResponseHeaders, t0);
     if (this.#afterCallback(dir, k)) return false;
-    if (status !== 0 && !this.#takeResume(dir)) {
+    if (!continuesHeaders(status) && !this.#stream.actions.takeResume(dir.bit)) {
       dir.headersPausedAt = k;
       dir.heldByFilter = true;
       this.#armHoldTimer(i);
@@ -335,10 +345,11 @@ export class FilterChain {
       }
       if (t0 >= 0) this.#timed(i, isReq ? Callback.RequestBody : Callback.ResponseBody, t0);
       if (this.#afterCallback(dir, k)) return;
-      if (status !== 0 && !this.#takeResume(dir)) {
+      if (status !== FilterDataStatus.Continue && !this.#stream.actions.takeResume(dir.bit)) {
         // Held here until more data arrives or, at end of stream, until the filter continues it.
+        // NoBuffer (3), and anything above it as Envoy maps it, keeps only the latest chunk.
         dir.bodyPausedAt = k;
-        dir.bodyMode = status === 3 || status > 3 ? BodyMode.LatestChunk : BodyMode.Buffer;
+        dir.bodyMode = status >= FilterDataStatus.StopIterationNoBuffer || status < 0 ? BodyMode.LatestChunk : BodyMode.Buffer;
         dir.body = body;
         dir.bodyEos = endOfStream;
         if (endOfStream) this.#armHoldTimer(i);
@@ -355,10 +366,10 @@ export class FilterChain {
 
   /** Carries out what the filter asked for during its callback. True when filtering must stop here. */
   #afterCallback(dir: Direction, k: number): boolean {
-    const s = this.#stream;
-    if (s.localReply !== null) {
-      const reply = s.localReply;
-      s.localReply = null;
+    const a = this.#stream.actions;
+    const reply = a.takeReply();
+    if (reply !== null) {
+      a.takeClose();
       if (this.#replying) return false; // a reply to our own reply: Envoy does not loop either
       if (dir === this.#req) this.#replyThroughChain(reply, k);
       else {
@@ -367,16 +378,14 @@ export class FilterChain {
       }
       return true;
     }
-    if (s.pendingClose !== 0) {
-      s.pendingClose = 0;
+    if (a.takeClose()) {
       this.#stopped = true;
       this.#sink.reset('a filter closed the stream');
       return true;
     }
     // A resume for the other direction, asked from this one, applies at once.
     const other = dir === this.#req ? this.#res : this.#req;
-    if (s.pendingResume & other.bit) {
-      s.pendingResume &= ~other.bit;
+    if (a.takeResume(other.bit)) {
       this.resume(other);
       if (this.#stopped) return true;
     }
@@ -415,39 +424,33 @@ export class FilterChain {
     this.#runHeaders(res, res.first);
   }
 
-  /** A filter acted on this stream from outside its callbacks (e.g. proxy_continue_stream from a tick). */
-  wake(): void {
+  /**
+   * StreamActor: a filter acted on this stream from outside its callbacks (proxy_continue_stream from
+   * a tick or a call's response, an instance that died under it). Called only after that callback
+   * has returned (WasmVm runs it as an after-call action), never from inside a host call.
+   */
+  act(): void {
     if (this.#stopped) return;
-    const s = this.#stream;
-    if (s.pendingFault !== null) {
-      const { filter, error } = s.pendingFault;
-      s.pendingFault = null;
-      this.#faultWhilePaused(this.#filters.indexOf(filter as FilterInstance), error);
+    const a = this.#stream.actions;
+    const fault = a.takeFault();
+    if (fault !== null) {
+      this.#faultWhilePaused(this.#filters.indexOf(fault.filter), fault.error);
       return;
     }
-    if (s.localReply !== null || s.pendingClose !== 0) {
+    if (a.ending) {
       // A reply to a request still held by a filter goes back through the chain from that filter.
       const req = this.#req;
       const k = req.headersPausedAt >= 0 ? req.headersPausedAt : req.bodyPausedAt;
-      if (s.localReply !== null && k >= 0 && !this.#res.headersDone) this.#afterCallback(req, k);
+      if (a.hasReply && k >= 0 && !this.#res.headersDone) this.#afterCallback(req, k);
       else this.#afterCallback(this.#res, -1);
       return;
     }
     for (const dir of [this.#req, this.#res]) {
-      if (s.pendingResume & dir.bit) {
-        s.pendingResume &= ~dir.bit;
+      if (a.takeResume(dir.bit)) {
         this.resume(dir);
         if (this.#stopped) return;
       }
     }
-  }
-
-  #takeResume(dir: Direction): boolean {
-    if (this.#stream.pendingResume & dir.bit) {
-      this.#stream.pendingResume &= ~dir.bit;
-      return true;
-    }
-    return false;
   }
 
   /** proxy_continue_stream from a later callback: pick up where the direction stopped. */
@@ -523,10 +526,7 @@ export class FilterChain {
     if (!(err instanceof FilterFault)) throw err;
     (this.#skip ??= new Array(this.#filters.length).fill(false))[i] = true;
     this.#events.fault(f, err);
-    // A fault mid-callback may have left a half-made reply or resume behind.
-    this.#stream.localReply = null;
-    this.#stream.pendingResume = 0;
-    this.#stream.pendingClose = 0;
+    this.#stream.actions.discardRequests();
     if (f.policy === 'fail_open') return true;
     this.#stopped = true;
     this.#sink.localReply({
