@@ -191,7 +191,10 @@ describe('hot reload of the config', () => {
   it('POST /reload answers with what changed', async () => {
     // Its own proxy without the file watcher: with it, a loaded machine lets the watcher apply the
     // edit before the POST arrives, and the POST rightly finds nothing left to change.
-    const quiet = await startProxy(`upstream: ${upstream.url}\nfilters_dir: ${FIXTURES}\nfilters:\n${append('one', 1)}${append('two', 2)}`, { dir: tempDir(), watch: false });
+    const quiet = await startProxy(`upstream: ${upstream.url}\nfilters_dir: ${FIXTURES}\nfilters:\n${append('one', 1)}${append('two', 2)}`, {
+      dir: tempDir(),
+      watch: false,
+    });
     try {
       writeFileSync(quiet.configFile, config(append('one', 1)));
       const res = await request(`${quiet.admin}/reload`, { method: 'POST' });
