@@ -41,7 +41,9 @@ export type ErrorCode =
   /** The watchdog thread ended a process whose event loop was blocked longer than watchdog_ms. */
   | 'OUTRIGGER_WATCHDOG'
   /** A SIGTERM/SIGINT shutdown ran past drain_timeout_ms plus the grace: the watchdog ended it. */
-  | 'OUTRIGGER_SHUTDOWN_DEADLINE';
+  | 'OUTRIGGER_SHUTDOWN_DEADLINE'
+  /** A shared queue is at its cap (limits.ts SHARED_QUEUE_*): enqueues get InternalFailure until its consumer dequeues. */
+  | 'OUTRIGGER_SHARED_QUEUE_FULL';
 
 /**
  * Codes of the log lines and FilterFaults of a filter failing on the data path (not OutriggerErrors):

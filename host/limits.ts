@@ -101,3 +101,14 @@ export const WATCHDOG_MAX_TICK_MS = 250;
 export const SHUTDOWN_GRACE_MS = 1_000;
 /** Longest busy-loop the test hook (OUTRIGGER_TEST_HOOKS=1, x-outrigger-test-block-ms) runs. */
 export const TEST_HOOK_MAX_BLOCK_MS = 600_000;
+/**
+ * Shared queues (host/abi/shared-queues.ts). Envoy bounds none of these; a host in one process must,
+ * or a producer whose consumer is gone grows the proxy until it dies. An item as large as a shared
+ * data value (1 MiB); 10 000 items and 64 MiB per queue hold minutes of a busy producer's backlog
+ * (a deny-list update, a batch of log lines) without a consumer; 1 000 names per vm_id, as queues are
+ * never deleted (as in Envoy). A full queue refuses the item (InternalFailure) and says so in the log.
+ */
+export const SHARED_QUEUE_MAX_ITEM_BYTES = 1024 * 1024;
+export const SHARED_QUEUE_MAX_ITEMS = 10_000;
+export const SHARED_QUEUE_MAX_BYTES = 64 * 1024 * 1024;
+export const SHARED_QUEUES_PER_VM_ID = 1_000;

@@ -15,4 +15,5 @@ export const CALLBACK_NAMES = [
   'proxy_on_done',
   'proxy_on_delete',
   'proxy_on_tick',
+  'proxy_on_queue_ready',
 ] as const;

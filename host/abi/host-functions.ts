@@ -11,6 +11,7 @@ import { GuestBytesCache } from './guest-bytes-cache.js';
 import { validHeaderName, validHeaderValue } from './header-syntax.js';
 import { parsePairs, serializePairs } from './pairs.js';
 import { getProperty, propertyPathParts } from './properties.js';
+import { sharedQueueFunctions } from './shared-queue-functions.js';
 import { Phase, type WasmVm } from './wasm-vm.js';
 
 type HostFn = (...args: number[]) => number;
@@ -354,5 +355,6 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       return vm.spec.sharedData.set(vm.spec.vmId, key, value, cas >>> 0);
     },
   };
+  Object.assign(fns, sharedQueueFunctions(vm));
   return fns;
 }

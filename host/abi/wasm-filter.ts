@@ -85,6 +85,7 @@ export class WasmFilter implements FilterInstance {
   #newVm(): WasmVm {
     const vm = new WasmVm(this.#module, this.abi, this.#spec);
     vm.onTick = () => this.#tick(vm);
+    vm.onQueueReady = (queueId) => this.#queueReady(vm, queueId);
     this.#instances.add(vm);
     return vm;
   }
@@ -105,6 +106,17 @@ export class WasmFilter implements FilterInstance {
     } catch (err) {
       vm.setTickPeriod(0);
       this.#fault(vm, err, null, 'proxy_on_tick');
+    }
+  }
+
+  /** proxy_on_queue_ready on the root context, from the queue registry's flush (never inside a host call). */
+  #queueReady(vm: WasmVm, queueId: number): void {
+    if (vm.failed !== null || !vm.fnQueueReady) return;
+    try {
+      vm.call(vm.fnQueueReady, Phase.QueueReady, null, vm.rootId, queueId, 0);
+    } catch (err) {
+      vm.setTickPeriod(0);
+      this.#fault(vm, err, null, 'proxy_on_queue_ready');
     }
   }
 

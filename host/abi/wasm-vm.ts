@@ -19,6 +19,7 @@ import { faultKind } from './fault-kind.js';
 import { DeadlineExceeded, describeGuestError } from './guest-errors.js';
 import { buildImports } from './imports.js';
 import type { SharedData } from './shared-data.js';
+import type { QueueReadyTarget, SharedQueues } from './shared-queues.js';
 import type { SourceMap } from './source-map.js';
 
 export interface PluginSpec {
@@ -33,6 +34,8 @@ export interface PluginSpec {
   metrics: MetricRegistry;
   /** The store behind proxy_get/set_shared_data (keyed by vm_id). */
   sharedData: SharedData;
+  /** The registry behind proxy_*_shared_queue (keyed by vm_id; outlives instances and generations). */
+  sharedQueues: SharedQueues;
   /** The filter's `limits` (CPU budgets in ms; the memory cap is applied to the module at load). */
   limits: FilterLimits;
   /** Refuse to instantiate a module that imports proxy_* / env.* functions Outrigger does not know. */
@@ -68,6 +71,7 @@ export const enum Phase {
   Done,
   Delete,
   Tick,
+  QueueReady,
 }
 
 type GuestFn = (...args: number[]) => number;
@@ -114,6 +118,9 @@ export class WasmVm {
   #inCall = false;
   /** Runs proxy_on_tick; set by the owner (WasmFilter), which decides what a trap there means. */
   onTick: (() => void) | null = null;
+  /** Runs proxy_on_queue_ready on the root context; set by the owner, like onTick. */
+  onQueueReady: ((queueId: number) => void) | null = null;
+  #queueTarget: QueueReadyTarget | null = null;
   #tickTimer: TickTimer | null = null;
 
   #exports: Record<string, unknown> = {};
@@ -139,6 +146,7 @@ export class WasmVm {
   fnDone: GuestFn | null = null;
   fnDelete: GuestFn | null = null;
   fnTick: GuestFn | null = null;
+  fnQueueReady: GuestFn | null = null;
 
   constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec) {
     this.module = module;
@@ -213,6 +221,7 @@ export class WasmVm {
     this.fnDone = fn('proxy_on_done');
     this.fnDelete = fn('proxy_on_delete');
     this.fnTick = fn('proxy_on_tick');
+    this.fnQueueReady = fn('proxy_on_queue_ready');
 
     this.rootId = ROOT_CONTEXT_ID;
     this.#run('proxy_on_context_create', Phase.Create, () => this.fnCreate?.(this.rootId, 0));
@@ -415,6 +424,26 @@ export class WasmVm {
     if (deferred !== null) for (const action of deferred) action();
   }
 
+  /**
+   * This instance's root context as the receiver of proxy_on_queue_ready (shared-queues.ts): live
+   * while the instance is, so a queue registered by a faulted or released instance falls back to
+   * the root that registered it before, or waits for the next registration.
+   */
+  queueTarget(): QueueReadyTarget {
+    if (this.#queueTarget === null) {
+      const vm = this;
+      this.#queueTarget = {
+        get live() {
+          return vm.failed === null && vm.fnQueueReady !== null;
+        },
+        queueReady(queueId: number) {
+          vm.onQueueReady?.(queueId);
+        },
+      };
+    }
+    return this.#queueTarget;
+  }
+
   /** proxy_set_tick_period_milliseconds: 0 stops the timer. */
   setTickPeriod(ms: number): void {
     this.#tickTimer?.cancel();
@@ -471,13 +500,14 @@ export class WasmVm {
     this.failed ??= 'destroyed';
     this.setTickPeriod(0);
     this.onTick = null;
+    this.onQueueReady = null;
     this.#exports = {};
     this.#slots.length = 0;
     this.#live = 0;
     this.memory.attach(null);
     this.#alloc = null;
     this.fnCreate = this.fnRequestHeaders = this.fnRequestBody = this.fnResponseHeaders = null;
-    this.fnResponseBody = this.fnLog = this.fnDone = this.fnDelete = this.fnTick = null;
+    this.fnResponseBody = this.fnLog = this.fnDone = this.fnDelete = this.fnTick = this.fnQueueReady = null;
   }
 }
 

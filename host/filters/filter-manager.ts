@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { MetricRegistry } from '../abi/filter-metrics.js';
 import { SharedData } from '../abi/shared-data.js';
+import { SharedQueues } from '../abi/shared-queues.js';
 import type { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig, OutriggerConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
@@ -71,6 +72,8 @@ export class FilterManager {
   /** Filter-defined metrics and shared data outlive instances and generations, as in Envoy. */
   readonly metrics = new MetricRegistry();
   readonly sharedData = new SharedData();
+  /** Shared queues likewise: a hot-swapped filter re-registering a name gets its pending items. */
+  readonly sharedQueues = new SharedQueues();
   #current: Generation;
   #nextGeneration = 1;
   #slots = new Map<string, FilterSlot>();
@@ -85,6 +88,11 @@ export class FilterManager {
 
   constructor(logger: Logger) {
     this.#logger = logger;
+    this.sharedQueues.onFull = (vmId, name, items, bytes) =>
+      logger.warn(
+        { code: 'OUTRIGGER_SHARED_QUEUE_FULL', vm_id: vmId, queue: name, items, bytes },
+        `shared queue "${name}" (vm_id "${vmId}") is full (${items} items, ${bytes} bytes): enqueues get InternalFailure until its consumer catches up; is the root that registered it still dequeuing?`,
+      );
     this.#current = new Generation(0, []);
     this.#live.add(this.#current);
   }

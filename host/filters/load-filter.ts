@@ -9,6 +9,7 @@ import type { AbiVersion } from '../../abi/functions.js';
 import { detectAbiVersion } from '../abi/abi-version.js';
 import type { MetricRegistry } from '../abi/filter-metrics.js';
 import type { SharedData } from '../abi/shared-data.js';
+import type { SharedQueues } from '../abi/shared-queues.js';
 import { loadSourceMap, withSourceMapUrl, type SourceMap } from '../abi/source-map.js';
 import { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig } from '../config/config.js';
@@ -80,7 +81,7 @@ export function startFilter(
   compiled: CompiledModule,
   entry: FilterConfig,
   logger: Logger,
-  shared: { metrics: MetricRegistry; sharedData: SharedData },
+  shared: { metrics: MetricRegistry; sharedData: SharedData; sharedQueues: SharedQueues },
 ): WasmFilter {
   const child = logger.child({ filter: entry.name });
   return new WasmFilter(
@@ -95,6 +96,7 @@ export function startFilter(
       logger: child,
       metrics: shared.metrics,
       sharedData: shared.sharedData,
+      sharedQueues: shared.sharedQueues,
       limits: entry.limits,
       strictImports: entry.strictImports,
       debug: entry.debug,

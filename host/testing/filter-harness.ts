@@ -12,6 +12,7 @@ import type { AbiVersion } from '../../abi/functions.js';
 import { detectAbiVersion } from '../abi/abi-version.js';
 import { MetricRegistry } from '../abi/filter-metrics.js';
 import { SharedData } from '../abi/shared-data.js';
+import { SharedQueues } from '../abi/shared-queues.js';
 import { loadSourceMap, withSourceMapUrl, type SourceMap } from '../abi/source-map.js';
 import { WasmFilter } from '../abi/wasm-filter.js';
 import type { BodyBuffer } from '../chain/body-buffer.js';
@@ -200,6 +201,7 @@ export class TestFilter {
         logger,
         metrics: this.#metrics,
         sharedData: store,
+        sharedQueues: new SharedQueues(),
         clock: this.clock,
         httpCalls: this.clusters,
         sourceMap,

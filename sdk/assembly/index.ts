@@ -112,3 +112,12 @@ export {
   pluginName,
   pluginVmId,
 } from "./attributes";
+export {
+  registerSharedQueue,
+  resolveSharedQueue,
+  enqueueSharedQueue,
+  enqueueSharedQueueString,
+  dequeueSharedQueue,
+  dequeueSharedQueueString,
+  lastDequeueResult,
+} from "./shared-queue";
