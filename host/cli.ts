@@ -73,7 +73,8 @@ async function validate(file: string): Promise<void> {
   const logger = pino({ level: 'warn' }, pino.destination(2));
   const manager = new FilterManager(logger);
   await manager.apply(config, { strict: true });
-  for (const s of manager.slots) process.stdout.write(`ok  ${s.entry.name}  ${s.sha256.slice(0, 12)}  ABI ${s.abi}  ${s.entry.path}\n`);
+  for (const s of manager.slots)
+    process.stdout.write(`ok  ${s.entry.name}${s.kind === 'service' ? ' (service)' : ''}  ${s.sha256.slice(0, 12)}  ABI ${s.abi}  ${s.entry.path}\n`);
   process.stdout.write(`${file}: valid (${manager.slots.length} filter${manager.slots.length === 1 ? '' : 's'})\n`);
   manager.close();
 }

@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'OUTRIGGER_FILTER_DEADLINE'
   | 'OUTRIGGER_FILTER_VM_START'
   | 'OUTRIGGER_FILTER_CONFIGURE'
+  /** A root-only plugin (it cannot make an HTTP context) listed under filters:; it belongs under services:. */
+  | 'OUTRIGGER_FILTER_ROOT_ONLY'
   | 'OUTRIGGER_LISTEN'
   | 'OUTRIGGER_USAGE'
   // Listener rejections (x-outrigger-error and logs, not thrown): what the client sent is refused.

@@ -51,6 +51,8 @@ export class WasmFilter implements FilterInstance {
   /** `module.name` of imports Outrigger does not provide (they answer Unimplemented or 0 if called). */
   unknownImports: string[] = [];
   #released = false;
+  /** A service's half-open trial instance (see #scheduleServiceTrial), or null. */
+  #trialVm: WasmVm | null = null;
 
   /** Starts the first VM; throws OutriggerError if the filter cannot start. */
   constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec, policy: FailurePolicy, breaker: BreakerConfig) {
@@ -68,6 +70,7 @@ export class WasmFilter implements FilterInstance {
       throw err;
     }
     const vm = this.#vm;
+    if (!spec.rootOnly) this.#probeHttpContext(vm);
     this.unknownImports = vm.unknownImports;
     if (this.unknownImports.length)
       spec.logger.warn(
@@ -80,6 +83,22 @@ export class WasmFilter implements FilterInstance {
       responseHeaders: vm.fnResponseHeaders !== null,
       responseBody: vm.fnResponseBody !== null,
     };
+  }
+
+  /**
+   * A chain filter must be able to make an HTTP context. A root-only plugin (a background service:
+   * the Rust SDK's root without get_type, Envoy's singleton WasmService) traps creating one, which as
+   * a chain entry would fail every request: refuse it at load, pointing at `services:`.
+   */
+  #probeHttpContext(vm: WasmVm): void {
+    const trapped = vm.probeStreamContext();
+    if (trapped === null) return;
+    this.#destroy(vm);
+    throw new OutriggerError(
+      'OUTRIGGER_FILTER_ROOT_ONLY',
+      `${this.name}: the module cannot make an HTTP context (proxy_on_context_create for a stream failed: ${trapped}); it looks like a root-only plugin (a background service), which would fail every request in the chain`,
+      'list it under services: instead of filters: (same keys but on_error); see the Configuration section of README.md',
+    );
   }
 
   #newVm(): WasmVm {
@@ -103,6 +122,7 @@ export class WasmFilter implements FilterInstance {
     }
     try {
       vm.call(vm.fnTick, Phase.Tick, null, vm.rootId, 0, 0);
+      if (vm === this.#trialVm) this.#serviceTrialSucceeded();
     } catch (err) {
       vm.setTickPeriod(0);
       this.#fault(vm, err, null, 'proxy_on_tick');
@@ -114,10 +134,51 @@ export class WasmFilter implements FilterInstance {
     if (vm.failed !== null || !vm.fnQueueReady) return;
     try {
       vm.call(vm.fnQueueReady, Phase.QueueReady, null, vm.rootId, queueId, 0);
+      if (vm === this.#trialVm) this.#serviceTrialSucceeded();
     } catch (err) {
       vm.setTickPeriod(0);
       this.#fault(vm, err, null, 'proxy_on_queue_ready');
     }
+  }
+
+  /**
+   * A service has no requests to be the half-open trial: when its breaker's wait has passed, a fresh
+   * instance is started (the trial); its first root callback returning without a fault (a tick, a
+   * queue wake), or window_ms with no fault at all, closes the breaker; a fault reopens it.
+   */
+  #scheduleServiceTrial(): void {
+    this.#clearReplaceTimer();
+    this.#replaceTimer = setTimeout(
+      () => {
+        this.#replaceTimer = null;
+        if (this.#released || !this.#breaker.tryHalfOpen(Date.now())) return;
+        this.#spec.logger.info(
+          { code: 'OUTRIGGER_FILTER_BREAKER_HALF_OPEN', filter: this.name },
+          'crash-loop breaker half-open: a fresh service instance is the trial',
+        );
+        let fresh: WasmVm;
+        try {
+          fresh = this.#replace();
+        } catch {
+          // Counted and logged by #replace (#fault reopened the breaker and scheduled the next trial).
+          return;
+        }
+        this.#trialVm = fresh;
+        const quiet = setTimeout(() => {
+          if (this.#trialVm === fresh && fresh.failed === null) this.#serviceTrialSucceeded();
+        }, this.#breaker.config.windowMs);
+        quiet.unref();
+      },
+      Math.max(0, this.#breaker.retryAt - Date.now()),
+    );
+    this.#replaceTimer.unref();
+  }
+
+  #serviceTrialSucceeded(): void {
+    this.#trialVm = null;
+    if (this.#breaker.state !== 'half_open') return;
+    this.#breaker.trialSucceeded();
+    this.#spec.logger.info({ code: 'OUTRIGGER_FILTER_BREAKER_CLOSED', filter: this.name }, 'crash-loop breaker closed: the fresh service instance runs');
   }
 
   get healthy(): boolean {
@@ -252,6 +313,7 @@ export class WasmFilter implements FilterInstance {
     // Replace the poisoned instance without waiting for a request (readiness and the admin API show
     // the filter active again); an open breaker instead waits for its half-open trial request.
     if (state === 'degraded' && vm === this.#vm) this.#scheduleReplace(now + wait);
+    else if (state === 'open' && this.#spec.rootOnly && vm === this.#vm) this.#scheduleServiceTrial();
     // Requests paused on this instance would wait forever: tell them, once this callback is over.
     const others = vm.streams().filter((s) => s !== own);
     if (others.length)

@@ -38,6 +38,8 @@ export interface PluginSpec {
   sharedQueues: SharedQueues;
   /** The filter's `limits` (CPU budgets in ms; the memory cap is applied to the module at load). */
   limits: FilterLimits;
+  /** A service (`services:`): a root context only, never a stream context; its breaker retries on a timer. */
+  rootOnly?: boolean;
   /** Refuse to instantiate a module that imports proxy_* / env.* functions Outrigger does not know. */
   strictImports?: boolean;
   /** `debug: true`: log each non-Ok host-call result once per call site (host-call-diagnostics.ts). */
@@ -77,6 +79,8 @@ export const enum Phase {
 type GuestFn = (...args: number[]) => number;
 
 const ROOT_CONTEXT_ID = 1;
+/** Below SLOT_SPAN, so no stream's id (generation ≥ 1 × SLOT_SPAN + slot) is ever the probe's. */
+const PROBE_CONTEXT_ID = 2;
 /** Stream context ids: generation (1..MAX_GENERATION) × SLOT_SPAN + slot; all below 2^31. */
 const SLOT_BITS = 20;
 const SLOT_SPAN = 1 << SLOT_BITS;
@@ -295,6 +299,22 @@ export class WasmVm {
       if (ok) this.#runAfterCall(null);
       else this.#touched = this.#deferred = null;
     }
+  }
+
+  /**
+   * Creates and deletes one stream context outside any request (id PROBE_CONTEXT_ID, which no real
+   * stream gets), to learn at load whether the module can make HTTP contexts at all. Returns null
+   * when it can, else what went wrong; a trap leaves the instance failed.
+   */
+  probeStreamContext(): string | null {
+    if (!this.fnCreate) return null;
+    try {
+      this.call(this.fnCreate, Phase.Create, null, PROBE_CONTEXT_ID, this.rootId, 0);
+      if (this.fnDelete) this.call(this.fnDelete, Phase.Delete, null, PROBE_CONTEXT_ID, 0, 0);
+    } catch {
+      return this.failed ?? 'trapped';
+    }
+    return null;
   }
 
   /** Creates a stream context for one request. Returns its id. Throws the guest's error on a trap. */

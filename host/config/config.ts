@@ -46,6 +46,11 @@ export interface OutriggerConfig {
   upstream: string;
   filtersDir: string;
   filters: FilterConfig[];
+  /**
+   * `services:` root-only plugins (Envoy's bootstrap WasmService, singleton): the keys of a filter
+   * entry but on_error (they serve no requests); never in the chain. Names unique across both lists.
+   */
+  services: FilterConfig[];
   logLevel: LogLevelName;
   upstreamTimeoutMs: number;
   connectTimeoutMs: number;

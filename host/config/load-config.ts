@@ -37,6 +37,7 @@ const TOP_KEYS = [
   'upstream',
   'filters_dir',
   'filters',
+  'services',
   'log_level',
   'upstream_timeout_ms',
   'connect_timeout_ms',
@@ -59,6 +60,8 @@ const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
 /** wasm32 linear memory ends at 4 GiB. */
 const MAX_MEMORY_MB = 4096;
 const FILTER_KEYS = ['name', 'file', 'root_id', 'vm_id', 'config', 'vm_config', 'on_error', 'limits', 'breaker', 'strict_imports', 'debug'] as const;
+/** A service takes a filter's keys but on_error: it serves no requests, so no request can fail open or closed. */
+const SERVICE_KEYS = FILTER_KEYS.filter((k) => k !== 'on_error');
 const BREAKER_KEYS = ['max_faults', 'window_ms', 'backoff_ms', 'max_backoff_ms'] as const;
 const DEFAULT_BREAKER: BreakerConfig = {
   maxFaults: DEFAULT_BREAKER_MAX_FAULTS,
@@ -241,47 +244,69 @@ function configBytes(v: unknown): Buffer {
   return Buffer.from(JSON.stringify(v));
 }
 
-function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: boolean, breaker: BreakerConfig): FilterConfig[] {
+/**
+ * A `filters:` or `services:` list. `seen` holds the names taken so far across both lists (one slot
+ * namespace in /filters and /metrics).
+ */
+function parseFilters(
+  v: unknown,
+  p: Problems,
+  filtersDir: string,
+  checkFiles: boolean,
+  breaker: BreakerConfig,
+  section: 'filters' | 'services' = 'filters',
+  seen = new Map<string, string>(),
+): FilterConfig[] {
+  const keys: readonly string[] = section === 'filters' ? FILTER_KEYS : SERVICE_KEYS;
+  const what = section === 'filters' ? 'a filter' : 'a service';
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) {
-    p.add(['filters'], `expected a list of filters, got ${describe(v)}`);
+    p.add([section], `expected a list of ${section}, got ${describe(v)}`);
     return [];
   }
   const out: FilterConfig[] = [];
-  const seen = new Map<string, number>();
   v.forEach((f: unknown, i: number) => {
     if (f === null || typeof f !== 'object' || Array.isArray(f)) {
-      p.add(['filters', i], `expected a mapping with at least name and file, got ${describe(f)}`);
+      p.add([section, i], `expected a mapping with at least name and file, got ${describe(f)}`);
       return;
     }
     const e = f as Record<string, unknown>;
     for (const k of Object.keys(e))
-      if (!(FILTER_KEYS as readonly string[]).includes(k)) p.add(['filters', i, k], `unknown key; a filter takes ${FILTER_KEYS.join(', ')}`, true);
+      if (!keys.includes(k))
+        p.add(
+          [section, i, k],
+          `unknown key; ${what} takes ${keys.join(', ')}${k === 'on_error' ? ' (a service serves no requests, so there is no request to fail)' : ''}`,
+          true,
+        );
     const name = e.name;
     if (typeof name !== 'string' || !NAME.test(name)) {
-      p.add(['filters', i, 'name'], `required: expected a name of letters, digits, "-", "_" or "." (e.g. add-header), got ${describe(name)}`);
+      p.add([section, i, 'name'], `required: expected a name of letters, digits, "-", "_" or "." (e.g. add-header), got ${describe(name)}`);
       return;
     }
-    if (seen.has(name)) p.add(['filters', i, 'name'], `duplicate filter name "${name}" (also filters[${seen.get(name)}]); names must be unique`);
-    seen.set(name, i);
+    if (seen.has(name))
+      p.add(
+        [section, i, 'name'],
+        `duplicate ${section === 'filters' ? 'filter' : 'service'} name "${name}" (also ${seen.get(name)}); names must be unique across filters and services`,
+      );
+    seen.set(name, `${section}[${i}]`);
     const file = e.file;
     if (typeof file !== 'string' || !file) {
-      p.add(['filters', i, 'file'], `required: expected the .wasm file name in filters_dir, got ${describe(file)}`);
+      p.add([section, i, 'file'], `required: expected the .wasm file name in filters_dir, got ${describe(file)}`);
       return;
     }
     const full = path.resolve(filtersDir, file);
     if (checkFiles) {
-      if (!existsSync(full)) p.add(['filters', i, 'file'], `file not found: ${full} (build the filter, or fix filters_dir / file)`);
-      else if (!statSync(full).isFile()) p.add(['filters', i, 'file'], `not a file: ${full}`);
+      if (!existsSync(full)) p.add([section, i, 'file'], `file not found: ${full} (build the filter, or fix filters_dir / file)`);
+      else if (!statSync(full).isFile()) p.add([section, i, 'file'], `not a file: ${full}`);
     }
     for (const k of ['root_id', 'vm_id'] as const)
-      if (e[k] !== undefined && typeof e[k] !== 'string') p.add(['filters', i, k], `expected a string, got ${describe(e[k])}`);
+      if (e[k] !== undefined && typeof e[k] !== 'string') p.add([section, i, k], `expected a string, got ${describe(e[k])}`);
     const onError = e.on_error ?? 'fail_closed';
-    if (!POLICIES.includes(onError as FailurePolicy)) p.add(['filters', i, 'on_error'], `expected fail_closed or fail_open, got ${describe(onError)}`);
-    const limits = parseLimits(e.limits, i, p);
+    if (!POLICIES.includes(onError as FailurePolicy)) p.add([section, i, 'on_error'], `expected fail_closed or fail_open, got ${describe(onError)}`);
+    const limits = parseLimits(e.limits, i, p, section);
     if (e.strict_imports !== undefined && typeof e.strict_imports !== 'boolean')
-      p.add(['filters', i, 'strict_imports'], `expected true or false, got ${describe(e.strict_imports)}`);
-    if (e.debug !== undefined && typeof e.debug !== 'boolean') p.add(['filters', i, 'debug'], `expected true or false, got ${describe(e.debug)}`);
+      p.add([section, i, 'strict_imports'], `expected true or false, got ${describe(e.strict_imports)}`);
+    if (e.debug !== undefined && typeof e.debug !== 'boolean') p.add([section, i, 'debug'], `expected true or false, got ${describe(e.debug)}`);
     out.push({
       name,
       file,
@@ -292,7 +317,7 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
       configuration: configBytes(e.config),
       vmConfiguration: configBytes(e.vm_config),
       onError: onError as FailurePolicy,
-      breaker: parseBreaker(e.breaker, ['filters', i, 'breaker'], p, breaker),
+      breaker: parseBreaker(e.breaker, [section, i, 'breaker'], p, breaker),
       strictImports: e.strict_imports === true,
       debug: e.debug === true,
     });
@@ -301,21 +326,21 @@ function parseFilters(v: unknown, p: Problems, filtersDir: string, checkFiles: b
 }
 
 /** A filter's `limits` mapping: every key optional, positive integers (memory_mb up to 4096). */
-function parseLimits(v: unknown, i: number, p: Problems): FilterLimits {
+function parseLimits(v: unknown, i: number, p: Problems, section: 'filters' | 'services'): FilterLimits {
   const out: FilterLimits = { cpuMs: DEFAULT_CPU_MS, startMs: DEFAULT_START_MS, memoryMb: DEFAULT_MEMORY_MB };
   if (v === undefined) return out;
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    p.add(['filters', i, 'limits'], `expected a mapping of ${LIMIT_KEYS.join(', ')}, got ${describe(v)}`);
+    p.add([section, i, 'limits'], `expected a mapping of ${LIMIT_KEYS.join(', ')}, got ${describe(v)}`);
     return out;
   }
   const l = v as Record<string, unknown>;
   for (const k of Object.keys(l))
-    if (!(LIMIT_KEYS as readonly string[]).includes(k)) p.add(['filters', i, 'limits', k], `unknown key; limits takes ${LIMIT_KEYS.join(', ')}`, true);
+    if (!(LIMIT_KEYS as readonly string[]).includes(k)) p.add([section, i, 'limits', k], `unknown key; limits takes ${LIMIT_KEYS.join(', ')}`, true);
   const num = (k: (typeof LIMIT_KEYS)[number], max: number, what: string): number | undefined => {
     const x = l[k];
     if (x === undefined) return undefined;
     if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > max) {
-      p.add(['filters', i, 'limits', k], `expected ${what}, got ${describe(x)}`);
+      p.add([section, i, 'limits', k], `expected ${what}, got ${describe(x)}`);
       return undefined;
     }
     return x;
@@ -371,7 +396,9 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   if (checkFiles && c.filters_dir !== undefined && typeof c.filters_dir === 'string' && !existsSync(filtersDir))
     p.add(['filters_dir'], `directory not found: ${filtersDir}`);
   const breaker = parseBreaker(c.breaker, ['breaker'], p, DEFAULT_BREAKER);
-  const filters = parseFilters(c.filters, p, filtersDir, checkFiles, breaker);
+  const names = new Map<string, string>();
+  const filters = parseFilters(c.filters, p, filtersDir, checkFiles, breaker, 'filters', names);
+  const services = parseFilters(c.services, p, filtersDir, checkFiles, breaker, 'services', names);
   const logLevel = (c.log_level ?? 'info') as LogLevelName;
   if (!LOG_LEVELS.includes(logLevel)) p.add(['log_level'], `expected one of ${LOG_LEVELS.join(', ')}, got ${describe(c.log_level)}`);
   const cfg: OutriggerConfig = {
@@ -381,6 +408,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     upstream,
     filtersDir,
     filters,
+    services,
     logLevel,
     upstreamTimeoutMs: positiveInt(c.upstream_timeout_ms, 'upstream_timeout_ms', p, DEFAULT_UPSTREAM_TIMEOUT_MS),
     connectTimeoutMs: positiveInt(c.connect_timeout_ms, 'connect_timeout_ms', p, DEFAULT_CONNECT_TIMEOUT_MS),

@@ -17,6 +17,8 @@ export type FilterState = 'active' | 'rejected' | 'missing' | 'failed';
 
 /** One configured filter across generations: what serves now and what happened to the last attempt. */
 export interface FilterSlot {
+  /** A chain filter (`filters:`) or a background service (`services:`: root context only). */
+  kind: 'filter' | 'service';
   entry: FilterConfig;
   filter: WasmFilter;
   sha256: string;
@@ -48,8 +50,9 @@ export interface ApplyResult {
   rejected: string[];
 }
 
-function slotKey(entry: FilterConfig, sha256: string): string {
+function slotKey(kind: FilterSlot['kind'], entry: FilterConfig, sha256: string): string {
   return JSON.stringify([
+    kind,
     sha256,
     entry.rootId,
     entry.vmId,
@@ -129,15 +132,19 @@ export class FilterManager {
     const next = new Map<string, FilterSlot>();
     const started: WasmFilter[] = [];
 
-    for (const entry of config.filters) {
-      const prev = this.#slots.get(entry.name);
+    // Services go through the same candidate rules as filters; they just never join the chain.
+    const entries = [...config.filters.map((e) => ['filter', e] as const), ...config.services.map((e) => ['service', e] as const)];
+    for (const [kind, entry] of entries) {
+      // An entry moved between filters: and services: starts afresh (a chain filter is no service).
+      const held = this.#slots.get(entry.name);
+      const prev = held?.kind === kind ? held : undefined;
       let file: FilterFile | null = null;
       let error: string | null = null;
       let missing = false;
       let key = '';
       try {
         file = await readFilterFile(entry.path, entry.name);
-        key = slotKey(entry, file.sha256);
+        key = slotKey(kind, entry, file.sha256);
       } catch (err) {
         error = errorText(err);
         missing = true;
@@ -156,9 +163,10 @@ export class FilterManager {
           const moduleKey = `${file.sha256}:${entry.limits.memoryMb}`;
           const compiled = this.#modules.get(moduleKey) ?? (await compileFilter(file, entry.name, entry.path, entry.limits.memoryMb));
           this.#modules.set(moduleKey, compiled);
-          const filter = startFilter(compiled, entry, this.#logger, this);
+          const filter = startFilter(compiled, entry, this.#logger, this, kind === 'service');
           started.push(filter);
           next.set(entry.name, {
+            kind,
             entry,
             filter,
             sha256: compiled.sha256,
@@ -171,10 +179,10 @@ export class FilterManager {
             rejectedKey: null,
           });
           if (prev) changes.push(`${entry.name}: replaced ${prev.sha256.slice(0, 12)} -> ${compiled.sha256.slice(0, 12)}`);
-          else changes.push(`${entry.name}: added ${compiled.sha256.slice(0, 12)} (ABI ${compiled.abi})`);
+          else changes.push(`${entry.name}: added ${compiled.sha256.slice(0, 12)} (ABI ${compiled.abi}${kind === 'service' ? ', service' : ''})`);
           this.#logger.info(
-            { filter: entry.name, file: entry.path, oldSha256: prev?.sha256 ?? null, sha256: compiled.sha256, abi: compiled.abi, generation: genId },
-            prev ? 'filter replaced' : 'filter loaded',
+            { filter: entry.name, kind, file: entry.path, oldSha256: prev?.sha256 ?? null, sha256: compiled.sha256, abi: compiled.abi, generation: genId },
+            `${kind} ${prev ? 'replaced' : 'loaded'}`,
           );
           continue;
         } catch (err) {
@@ -203,15 +211,24 @@ export class FilterManager {
     for (const name of this.#slots.keys()) if (!next.has(name)) changes.push(`${name}: removed`);
     const sameChain = newFilters.length === this.#current.filters.length && newFilters.every((f, i) => f === this.#current.filters[i]);
     if (!sameChain && changes.length === 0) changes.push(`order: ${oldNames.join(', ')} -> ${newFilters.map((f) => f.name).join(', ')}`);
+    const oldServices = [...this.#slots.values()].filter((sl) => sl.kind === 'service').map((sl) => sl.filter);
+    const newServices = config.services.map((e) => next.get(e.name)!.filter);
+    const sameServices = newServices.length === oldServices.length && newServices.every((f) => oldServices.includes(f));
     this.#slots = next;
     // Keep compiled modules only for what serves now (old generations keep theirs through their filters).
     const serving = new Set([...next.values()].map((sl) => `${sl.sha256}:${sl.entry.limits.memoryMb}`));
     for (const key of this.#modules.keys()) if (!serving.has(key)) this.#modules.delete(key);
-    if (sameChain) return { changed: false, generation: this.#current.id, changes, rejected };
+    if (sameChain && sameServices) return { changed: false, generation: this.#current.id, changes, rejected };
 
     this.#nextGeneration++;
     this.#swap(new Generation(genId, newFilters));
-    this.#logger.info({ generation: genId, filters: newFilters.map((f) => f.name), changes }, `generation ${genId} active`);
+    // A replaced or removed service serves no request that could still need it: end it now (its
+    // successor is already running, so a queue it registered has passed to the new root).
+    for (const f of oldServices) if (!newServices.includes(f)) f.release();
+    this.#logger.info(
+      { generation: genId, filters: newFilters.map((f) => f.name), services: newServices.map((f) => f.name), changes },
+      `generation ${genId} active`,
+    );
     return { changed: true, generation: genId, changes, rejected };
   }
 
@@ -234,6 +251,7 @@ export class FilterManager {
 
   /** Ends every filter (shutdown, after draining). */
   close(): void {
+    for (const sl of this.#slots.values()) if (sl.kind === 'service') sl.filter.release();
     const cur = this.#current;
     this.#current = new Generation(this.#nextGeneration++, []);
     cur.retire(() => this.#drained(cur));

@@ -82,6 +82,8 @@ export function startFilter(
   entry: FilterConfig,
   logger: Logger,
   shared: { metrics: MetricRegistry; sharedData: SharedData; sharedQueues: SharedQueues },
+  /** A `services:` entry: root context only (no HTTP context probe; breaker trials on a timer). */
+  rootOnly = false,
 ): WasmFilter {
   const child = logger.child({ filter: entry.name });
   return new WasmFilter(
@@ -101,6 +103,7 @@ export function startFilter(
       strictImports: entry.strictImports,
       debug: entry.debug,
       sourceMap: compiled.sourceMap,
+      rootOnly,
     },
     entry.onError,
     entry.breaker,

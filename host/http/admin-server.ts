@@ -38,29 +38,38 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     return problems.length ? { status: 'not ready', problems } : { status: 'ready' };
   });
 
-  app.get('/filters', async () => {
+  const listing = (kind: 'filter' | 'service' | null) => {
     const gen = deps.manager.current;
     return {
       generation: gen.id,
-      filters: deps.manager.slots.map((s) => ({
-        name: s.entry.name,
-        file: s.entry.path,
-        sha256: s.sha256,
-        abi: s.abi,
-        generation: s.generation,
-        loaded_at: s.loadedAt.toISOString(),
-        state: shownState(s),
-        last_error: s.lastError ?? s.filter.lastError,
-        on_error: s.filter.policy,
-        traps: s.filter.traps,
-        faults: { ...s.filter.faults },
-        backtrace: s.filter.lastBacktrace,
-        unknown_imports: s.filter.unknownImports,
-        retry_at: s.filter.retryAt?.toISOString() ?? null,
-        live_instances: s.filter.liveInstances,
-        memory_bytes: s.filter.memoryBytes,
-      })),
+      filters: deps.manager.slots
+        .filter((s) => kind === null || s.kind === kind)
+        .map((s) => ({
+          name: s.entry.name,
+          kind: s.kind,
+          file: s.entry.path,
+          sha256: s.sha256,
+          abi: s.abi,
+          generation: s.generation,
+          loaded_at: s.loadedAt.toISOString(),
+          state: shownState(s),
+          last_error: s.lastError ?? s.filter.lastError,
+          on_error: s.filter.policy,
+          traps: s.filter.traps,
+          faults: { ...s.filter.faults },
+          backtrace: s.filter.lastBacktrace,
+          unknown_imports: s.filter.unknownImports,
+          retry_at: s.filter.retryAt?.toISOString() ?? null,
+          live_instances: s.filter.liveInstances,
+          memory_bytes: s.filter.memoryBytes,
+        })),
     };
+  };
+  // Chain filters and services (kind says which), in config order; /services lists only the services.
+  app.get('/filters', async () => listing(null));
+  app.get('/services', async () => {
+    const { generation, filters } = listing('service');
+    return { generation, services: filters };
   });
 
   app.post('/reload', async (_req, reply) => {

@@ -163,6 +163,17 @@ export function buildMetrics(deps: MetricsDeps): Metrics {
       }
     },
   );
+  // Background services (`services:`) are slots like filters, so every outrigger_filter_* series
+  // above has them under their name; this one says which names are services and what they do.
+  readGauge(
+    reg,
+    'outrigger_service_info',
+    'Each background service (services:) and its state (active, degraded, open, rejected, missing).',
+    ['service', 'state'],
+    (e) => {
+      for (const s of slots()) if (s.kind === 'service') e({ service: s.entry.name, state: shownState(s) }, 1);
+    },
+  );
   if (deps.timings !== null) reg.registerMetric(new CallbackHistogram(deps.timings) as never);
 
   // Filter-defined metrics (proxy_define_metric), as before.

@@ -19,13 +19,15 @@ export function readinessProblems(r: ReadinessInputs): string[] {
   if (!r.started) problems.push('starting');
   if (r.draining) problems.push('draining: shutting down, finishing in-flight requests');
   for (const s of r.slots) {
-    const name = s.entry.name;
-    if (s.state === 'missing') problems.push(`filter ${name} missing: ${s.lastError ?? 'file not found'}`);
-    else if (s.state === 'rejected') problems.push(`filter ${name} rejected: ${s.lastError ?? 'the new version failed to load'}`);
+    // A service counts as a filter does: ticks, queues and calls that do not run are a proxy not
+    // doing what its config says.
+    const name = `${s.kind === 'service' ? 'service' : 'filter'} ${s.entry.name}`;
+    if (s.state === 'missing') problems.push(`${name} missing: ${s.lastError ?? 'file not found'}`);
+    else if (s.state === 'rejected') problems.push(`${name} rejected: ${s.lastError ?? 'the new version failed to load'}`);
     // healthState 'open' (the breaker, see wasm-filter) when present; else the older healthy flag.
     const f = s.filter as { healthy: boolean; lastError: string | null; healthState?: string };
-    if (f.healthState === 'open') problems.push(`filter ${name} breaker open: ${f.lastError ?? 'too many failures'}`);
-    else if (!f.healthy) problems.push(`filter ${name} failed: ${f.lastError}`);
+    if (f.healthState === 'open') problems.push(`${name} breaker open: ${f.lastError ?? 'too many failures'}`);
+    else if (!f.healthy) problems.push(`${name} failed: ${f.lastError}`);
   }
   if (r.upstream !== null) problems.push(`upstream unreachable: ${r.upstream}`);
   return problems;
