@@ -9,8 +9,9 @@ import { FILTERS, ROOT, tempDir } from './helpers/proxy.mjs';
 
 const CLI = path.join(ROOT, 'bin/outrigger.js');
 
+// Generous: a CLI start-up compiles and instruments the module; on a loaded machine that took over 20 s.
 function run(args, cwd) {
-  return spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 20_000 });
+  return spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
 }
 
 function startWith(yaml) {
