@@ -101,3 +101,27 @@ export enum MetricType {
 
 /** The grpc_status argument of proxy_send_local_response that means "not a gRPC reply". */
 export const GRPC_STATUS_NONE = -1;
+
+/**
+ * gRPC status codes (grpc/status.h; Envoy's Grpc::Status::WellKnownGrpcStatus): what
+ * proxy_on_grpc_close reports, and the grpc_status argument of proxy_send_local_response.
+ */
+export enum GrpcStatus {
+  Ok = 0,
+  Canceled = 1,
+  Unknown = 2,
+  InvalidArgument = 3,
+  DeadlineExceeded = 4,
+  NotFound = 5,
+  AlreadyExists = 6,
+  PermissionDenied = 7,
+  ResourceExhausted = 8,
+  FailedPrecondition = 9,
+  Aborted = 10,
+  OutOfRange = 11,
+  Unimplemented = 12,
+  Internal = 13,
+  Unavailable = 14,
+  DataLoss = 15,
+  Unauthenticated = 16,
+}

@@ -45,7 +45,12 @@ export type ErrorCode =
   /** A SIGTERM/SIGINT shutdown ran past drain_timeout_ms plus the grace: the watchdog ended it. */
   | 'OUTRIGGER_SHUTDOWN_DEADLINE'
   /** A shared queue is at its cap (limits.ts SHARED_QUEUE_*): enqueues get InternalFailure until its consumer dequeues. */
-  | 'OUTRIGGER_SHARED_QUEUE_FULL';
+  | 'OUTRIGGER_SHARED_QUEUE_FULL'
+  // gRPC callouts (host/abi/grpc-calls.ts, host/http/grpc-client.ts), logged, never thrown:
+  /** proxy_grpc_call/_stream named a cluster that is not configured (or a google_grpc service): add it under clusters:. */
+  | 'OUTRIGGER_GRPC_CLUSTER'
+  /** A gRPC call to a cluster failed at the transport (connect, TLS/ALPN, GOAWAY, reset): the filter got Unavailable/Internal. */
+  | 'OUTRIGGER_GRPC_TRANSPORT';
 
 /**
  * Codes of the log lines and FilterFaults of a filter failing on the data path (not OutriggerErrors):

@@ -112,3 +112,15 @@ export const SHARED_QUEUE_MAX_ITEM_BYTES = 1024 * 1024;
 export const SHARED_QUEUE_MAX_ITEMS = 10_000;
 export const SHARED_QUEUE_MAX_BYTES = 64 * 1024 * 1024;
 export const SHARED_QUEUES_PER_VM_ID = 1_000;
+/**
+ * gRPC calls and streams one filter instance may have in flight (proxy_grpc_call / _stream answer
+ * InternalFailure past it). Envoy has no such cap; each holds an HTTP/2 stream and its buffers, so a
+ * filter leaking them (one per request, never closed) must hit a wall long before memory does.
+ */
+export const MAX_GRPC_CALLS_PER_INSTANCE = 1_000;
+/** Streams closed by the server but not yet by the filter that are remembered (proxy_grpc_close on them answers Ok, as Envoy). */
+export const MAX_GRPC_CLOSED_STREAMS_KEPT = 1_000;
+/** Largest gRPC response message accepted: gRPC's own default max receive size (4 MiB); a larger one closes with ResourceExhausted (8). */
+export const MAX_GRPC_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Default wait for the HTTP/2 connection of a gRPC cluster before a call closes with Unavailable (14): the upstream's connect default. */
+export const DEFAULT_GRPC_CONNECT_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;

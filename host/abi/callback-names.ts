@@ -16,4 +16,8 @@ export const CALLBACK_NAMES = [
   'proxy_on_delete',
   'proxy_on_tick',
   'proxy_on_queue_ready',
+  'proxy_on_grpc_receive_initial_metadata',
+  'proxy_on_grpc_receive',
+  'proxy_on_grpc_receive_trailing_metadata',
+  'proxy_on_grpc_close',
 ] as const;

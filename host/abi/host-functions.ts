@@ -7,6 +7,8 @@ import type { HeaderMap } from '../chain/header-map.js';
 import { StreamDirection } from '../chain/stream-actions.js';
 import { MAX_LOG_MESSAGE_BYTES } from '../limits.js';
 import { systemClock } from './clock.js';
+import { callStatusHostFunctions } from './call-status.js';
+import { GrpcCalls } from './grpc-calls.js';
 import { GuestBytesCache } from './guest-bytes-cache.js';
 import { validHeaderName, validHeaderValue } from './header-syntax.js';
 import { parsePairs, serializePairs } from './pairs.js';
@@ -29,8 +31,10 @@ function proxyLevel(pinoLevel: string): number {
 export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
   const mem = vm.memory;
   const log = vm.spec.logger;
+  const grpc = new GrpcCalls(vm);
 
   function mapFor(type: number): HeaderMap | null | undefined {
+    if (type === MapType.GrpcReceiveInitialMetadata || type === MapType.GrpcReceiveTrailingMetadata) return grpc.receivedMap(type);
     const s = vm.current;
     if (s === null) return undefined;
     if (type === MapType.HttpRequestHeaders) return s.requestHeaders;
@@ -40,6 +44,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
 
   /** A body is there during its callback and while a filter holds it (the chain sets and clears it). */
   function bodyFor(type: number): BodyBuffer | null {
+    if (type === BufferType.GrpcReceiveBuffer) return grpc.receivedMessage();
     const s = vm.current;
     if (s === null) return null;
     if (type === BufferType.HttpRequestBody) return s.requestBody;
@@ -97,6 +102,9 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
   }
 
   const fns: Record<string, HostFn> = {
+    ...grpc.hostFunctions(),
+    ...callStatusHostFunctions(vm),
+
     proxy_log(level, ptr, len) {
       if (level < 0 || level > LogLevel.Critical) return WasmResult.BadArgument;
       let msg = mem.string(ptr, Math.min(len >>> 0, MAX_LOG_MESSAGE_BYTES));

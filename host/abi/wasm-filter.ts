@@ -105,6 +105,9 @@ export class WasmFilter implements FilterInstance {
     const vm = new WasmVm(this.#module, this.abi, this.#spec);
     vm.onTick = () => this.#tick(vm);
     vm.onQueueReady = (queueId) => this.#queueReady(vm, queueId);
+    vm.onRootFault = (err, callback) => {
+      this.#fault(vm, err, null, callback);
+    };
     this.#instances.add(vm);
     return vm;
   }

@@ -13,6 +13,7 @@ import { systemClock, type Clock, type TickTimer } from './clock.js';
 import { CpuBudget } from './cpu-budget.js';
 import { activity, CALLBACK, FILTER, filterIndexOf, REQUEST } from '../watchdog/activity.js';
 import type { MetricRegistry } from './filter-metrics.js';
+import type { GrpcCallDispatcher } from './grpc-call-dispatcher.js';
 import type { HttpCallDispatcher } from './http-call-dispatcher.js';
 import { GuestMemory } from './guest-memory.js';
 import { faultKind } from './fault-kind.js';
@@ -48,6 +49,8 @@ export interface PluginSpec {
   clock?: Clock;
   /** Who answers proxy_http_call (the test harness's mocked clusters; see http-call-dispatcher.ts). */
   httpCalls?: HttpCallDispatcher;
+  /** Who carries proxy_grpc_call / proxy_grpc_stream to a cluster (see grpc-call-dispatcher.ts). */
+  grpcCalls?: GrpcCallDispatcher;
   /** The module's source map (built with --sourceMap), for source positions in fault backtraces. */
   sourceMap?: SourceMap | null;
 }
@@ -74,6 +77,10 @@ export const enum Phase {
   Delete,
   Tick,
   QueueReady,
+  GrpcReceiveInitialMetadata,
+  GrpcReceive,
+  GrpcReceiveTrailingMetadata,
+  GrpcClose,
 }
 
 type GuestFn = (...args: number[]) => number;
@@ -126,6 +133,13 @@ export class WasmVm {
   onQueueReady: ((queueId: number) => void) | null = null;
   #queueTarget: QueueReadyTarget | null = null;
   #tickTimer: TickTimer | null = null;
+  /**
+   * Set by the owner (WasmFilter): a root callback run from the event loop (a gRPC completion)
+   * trapped. The owner decides what that means, as for a tick.
+   */
+  onRootFault: ((err: unknown, callback: string) => void) | null = null;
+  /** Run once when the instance is destroyed (pending calls cancelled), after its root context ended. */
+  readonly onDestroy: (() => void)[] = [];
 
   #exports: Record<string, unknown> = {};
   /**
@@ -315,6 +329,12 @@ export class WasmVm {
       return this.failed ?? 'trapped';
     }
     return null;
+  }
+
+  /** A guest export by name (callbacks looked up when first needed), or null. */
+  guestExport(name: string): GuestFn | null {
+    const f = this.#exports[name];
+    return typeof f === 'function' ? (f as GuestFn) : null;
   }
 
   /** Creates a stream context for one request. Returns its id. Throws the guest's error on a trap. */
@@ -518,6 +538,7 @@ export class WasmVm {
       }
     }
     this.failed ??= 'destroyed';
+    for (const dispose of this.onDestroy.splice(0)) dispose();
     this.setTickPeriod(0);
     this.onTick = null;
     this.onQueueReady = null;

@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { AbiVersion } from '../../abi/functions.js';
 import { detectAbiVersion } from '../abi/abi-version.js';
+import type { GrpcCallDispatcher } from '../abi/grpc-call-dispatcher.js';
 import { MetricRegistry } from '../abi/filter-metrics.js';
 import { SharedData } from '../abi/shared-data.js';
 import { SharedQueues } from '../abi/shared-queues.js';
@@ -48,6 +49,8 @@ export interface LoadOptions {
   debug?: boolean;
   /** Answers proxy_http_call by cluster name. */
   clusters?: Record<string, MockCluster | MockResponse>;
+  /** Carries proxy_grpc_call / proxy_grpc_stream: real clusters (Http2GrpcClusters) or mocked ones (MockGrpcClusters). */
+  grpcClusters?: GrpcCallDispatcher;
   /** The virtual clock (default: one starting at the real time now). */
   clock?: VirtualClock;
   /** What the upstream answers when a request() names none (default 200, empty body). */
@@ -204,6 +207,7 @@ export class TestFilter {
         sharedQueues: new SharedQueues(),
         clock: this.clock,
         httpCalls: this.clusters,
+        grpcCalls: options.grpcClusters,
         sourceMap,
         debug: options.debug === true,
         limits: { cpuMs: DEFAULT_CPU_MS, startMs: DEFAULT_START_MS, memoryMb: DEFAULT_MEMORY_MB },

@@ -18,6 +18,7 @@ export {
   PeerType,
   MetricType,
   GRPC_STATUS_NONE,
+  GrpcStatus,
 } from "../../abi/enums";
 
 export { Result } from "./result";
@@ -121,3 +122,6 @@ export {
   dequeueSharedQueueString,
   lastDequeueResult,
 } from "./shared-queue";
+
+// gRPC calls and streams.
+export { GrpcCallHandler, GrpcStreamHandler, GrpcStream, grpcCall, grpcStream, cancelGrpcCall } from "./grpc";
