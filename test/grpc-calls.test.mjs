@@ -7,7 +7,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { loadFilter } from 'outrigger/testing';
+import { loadFilter, MockGrpcClusters } from 'outrigger/testing';
 import { parseGrpcService } from '../dist/host/abi/grpc-service.js';
 import { Http2GrpcClusters } from '../dist/host/http/grpc-client.js';
 import { frameMessage, MessageDecoder } from '../dist/host/http/grpc-framing.js';
@@ -270,4 +270,28 @@ test('grpc_service: a serialized GrpcService names its cluster; other bytes are 
   assert.equal(parseGrpcService(Buffer.from([0x12, 2, 0x0a, 0])).kind, 'unsupported');
   // Bytes that happen to parse as a message without a cluster are a name.
   assert.equal(parseGrpcService(Buffer.from([0x08, 0x01])).kind, 'cluster');
+});
+
+test('harness: MockGrpcClusters answers gRPC calls from the test and records them', T, async () => {
+  const clusters = new MockGrpcClusters({
+    echo: (call) =>
+      call.method === 'ServerStream'
+        ? { initialMetadata: { 'x-md': 'i' }, messages: ['p', 'q'], trailingMetadata: { 'x-md': 't' } }
+        : { status: 5, message: 'not here' },
+  });
+  const f = await loadFilter(WASM, { grpcClusters: clusters });
+  try {
+    const r = await f.request({ path: '/server-stream', headers: { 'x-msg': 'hi', 'x-md': 'v' } });
+    assert.equal(r.response.body, 'p,q');
+    assert.deepEqual([r.response.headers['x-initial-md'], r.response.headers['x-trailing-md'], r.response.headers['x-grpc-status']], ['i', 't', '0']);
+    const u = await f.request({ path: '/unary' });
+    assert.equal(u.response.headers['x-grpc-status'], '5');
+    assert.equal(u.response.body, 'not here');
+    assert.equal(clusters.calls.length, 2);
+    assert.equal(clusters.calls[0].service, 'test.Echo');
+    assert.equal(clusters.calls[0].metadata['x-md'], 'v');
+    assert.equal(clusters.calls[0].messages[0].toString(), 'hi');
+  } finally {
+    f.close();
+  }
 });

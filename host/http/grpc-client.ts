@@ -25,6 +25,12 @@ export interface GrpcClusterConfig {
   timeoutMs?: number;
 }
 
+/**
+ * Where clusters come from: a fixed map (tests, the harness), or a lookup into the proxy's cluster
+ * registry (`clusters:`), read on every call so a reload's change applies to the next call.
+ */
+export type GrpcClusterSource = Record<string, string | GrpcClusterConfig> | ((name: string) => string | GrpcClusterConfig | undefined);
+
 export interface GrpcClientOptions {
   logger?: Logger;
   connectTimeoutMs?: number;
@@ -68,7 +74,7 @@ export function grpcTarget(name: string, config: string | GrpcClusterConfig): Ta
 
 /** One cluster's HTTP/2 session, made on first use and again after it ends. */
 class ClusterSession {
-  readonly #target: Target;
+  readonly target: Target;
   readonly #opts: Required<Omit<GrpcClientOptions, 'logger'>> & { logger?: Logger };
   #session: ClientHttp2Session | null = null;
   #active = 0;
@@ -76,7 +82,7 @@ class ClusterSession {
   lastError = '';
 
   constructor(target: Target, opts: Required<Omit<GrpcClientOptions, 'logger'>> & { logger?: Logger }) {
-    this.#target = target;
+    this.target = target;
     this.#opts = opts;
   }
 
@@ -84,7 +90,7 @@ class ClusterSession {
   session(): ClientHttp2Session {
     const cur = this.#session;
     if (cur !== null && !cur.closed && !cur.destroyed) return cur;
-    const t = this.#target;
+    const t = this.target;
     const s = http2.connect(t.origin, {
       ...(t.socketPath !== null ? { createConnection: () => net.connect(t.socketPath!) } : {}),
       // gRPC servers may send big messages; the default 64 KiB window would cost a round trip per window.
@@ -134,6 +140,12 @@ class ClusterSession {
     this.#session?.destroy();
     this.#session = null;
   }
+
+  /** The cluster changed (reload): calls on the old session finish, then it closes; new ones go elsewhere. */
+  retire(): void {
+    this.#session?.close();
+    this.#session = null;
+  }
 }
 
 function flatten(h: IncomingHttpHeaders): string[] {
@@ -152,26 +164,45 @@ function headerOf(h: IncomingHttpHeaders, k: string): string | undefined {
 }
 
 export class Http2GrpcClusters implements GrpcCallDispatcher {
-  readonly #targets = new Map<string, Target>();
+  readonly #resolve: (name: string) => string | GrpcClusterConfig | undefined;
   readonly #sessions = new Map<string, ClusterSession>();
   readonly #opts: Required<Omit<GrpcClientOptions, 'logger'>> & { logger?: Logger };
 
-  /** Throws on a cluster URL that cannot carry gRPC (config validation reports these first). */
-  constructor(clusters: Record<string, string | GrpcClusterConfig>, options: GrpcClientOptions = {}) {
+  /** Throws on a cluster URL in a fixed map that cannot carry gRPC. */
+  constructor(clusters: GrpcClusterSource, options: GrpcClientOptions = {}) {
     this.#opts = {
       logger: options.logger,
       connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_GRPC_CONNECT_TIMEOUT_MS,
       maxMessageBytes: options.maxMessageBytes ?? MAX_GRPC_MESSAGE_BYTES,
     };
-    for (const [name, c] of Object.entries(clusters)) {
-      const t = grpcTarget(name, c);
-      if (typeof t === 'string') throw new Error(t);
-      this.#targets.set(name, t);
+    if (typeof clusters === 'function') this.#resolve = clusters;
+    else {
+      const fixed = new Map(Object.entries(clusters));
+      for (const [name, c] of fixed) {
+        const t = grpcTarget(name, c);
+        if (typeof t === 'string') throw new Error(t);
+      }
+      this.#resolve = (name) => fixed.get(name);
     }
   }
 
+  /** The cluster's target now, or why it cannot carry gRPC (logged once per reason), or undefined. */
+  #target(name: string): Target | undefined {
+    const c = this.#resolve(name);
+    if (c === undefined) return undefined;
+    const t = grpcTarget(name, c);
+    if (typeof t !== 'string') return t;
+    if (!this.#refused.has(t)) {
+      this.#refused.add(t);
+      this.#opts.logger?.warn({ code: 'OUTRIGGER_GRPC_CLUSTER', cluster: name }, t);
+    }
+    return undefined;
+  }
+
+  readonly #refused = new Set<string>();
+
   hasCluster(name: string): boolean {
-    return this.#targets.has(name);
+    return this.#target(name) !== undefined;
   }
 
   /** Closes every session (shutdown; calls still running fail with Unavailable). */
@@ -181,9 +212,13 @@ export class Http2GrpcClusters implements GrpcCallDispatcher {
   }
 
   start(req: GrpcCallRequest, events: GrpcStreamEvents): GrpcCallStream {
-    const target = this.#targets.get(req.cluster);
+    const target = this.#target(req.cluster);
     if (target === undefined) throw new Error(`unknown gRPC cluster ${req.cluster}`);
     let cs = this.#sessions.get(req.cluster);
+    if (cs !== undefined && (cs.target.origin !== target.origin || cs.target.socketPath !== target.socketPath || cs.target.timeoutMs !== target.timeoutMs)) {
+      cs.retire();
+      cs = undefined;
+    }
     if (cs === undefined) {
       cs = new ClusterSession(target, this.#opts);
       this.#sessions.set(req.cluster, cs);
