@@ -29,6 +29,7 @@ async function deadPort() {
 
 async function setup(extra = {}, logger = undefined) {
   const server = await startGrpcServer();
+  for (const c of Object.values(extra)) if (typeof c === 'object' && !c.url) c.url = server.url;
   const clusters = new Http2GrpcClusters({ echo: server.url, ...extra }, { logger });
   const f = await loadFilter(WASM, { grpcClusters: clusters });
   return {
@@ -156,7 +157,7 @@ test('server down: the call closes with UNAVAILABLE (14); the cluster works agai
 });
 
 test('deadline: a call slower than its timeout closes with DEADLINE_EXCEEDED (4) and is cancelled upstream', T, async () => {
-  const { server, f, close } = await setup();
+  const { server, f, close } = await setup({ bounded: { url: '', timeoutMs: 150 } });
   try {
     const started = Date.now();
     const r = await f.request({ path: '/unary', headers: { 'x-method': 'Slow', 'x-timeout': '150' } });
@@ -164,6 +165,10 @@ test('deadline: a call slower than its timeout closes with DEADLINE_EXCEEDED (4)
     assert.equal(r.response.headers['x-grpc-status'], '4');
     assert.ok(Date.now() - started >= 140, 'not before the deadline');
     await until(() => server.calls[0]?.cancelled, 'the server to see the call cancelled');
+    // A filter's timeout 0 on a cluster with timeout_ms: the cluster's bound applies.
+    const b = await f.request({ path: '/unary', headers: { 'x-cluster': 'bounded', 'x-method': 'Slow' } });
+    assert.equal(b.response.headers['x-grpc-status'], '4');
+    assert.match(b.response.body, /deadline exceeded after 150 ms/);
   } finally {
     await close();
   }

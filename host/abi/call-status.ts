@@ -1,46 +1,30 @@
-// What proxy_get_status reports: the status of the root context's last HTTP or gRPC completion, as
-// Envoy keeps it on the root context (status_code_ / status_message_). The completion callbacks set
-// it (grpc-calls.ts for proxy_on_grpc_close); proxy_get_status reads it. The message lives only for
-// the callback that reported it (Envoy clears it after proxy_on_grpc_close); the code stays.
-// Kept apart from WasmVm (a WeakMap by instance) so the callers need no field on the VM.
+// What proxy_get_status reports: the outcome of a root context's last completed outbound call
+// (proxy_http_call, gRPC call or stream), kept per root context as Envoy keeps it
+// (Context::status_code_/status_message_). The code that delivers a call's outcome to the guest sets
+// it just before the callback (proxy_on_http_call_response, proxy_on_grpc_close, ...):
+//   HTTP call answered          -> setCallStatus(vm, root, WasmResult.Ok, '')
+//   HTTP call reset / timed out -> setCallStatus(vm, root, WasmResult.BrokenConnection, 'reset')
+//   gRPC close                  -> setCallStatus(vm, root, grpcStatus, grpcMessage)
+// Until any call completes it reads code 0 with an empty message, as in Envoy.
 
-import { WasmResult } from '../../abi/enums.js';
 import type { WasmVm } from './wasm-vm.js';
 
 export interface CallStatus {
   code: number;
-  message: string;
+  message: Buffer;
 }
 
-const statuses = new WeakMap<object, CallStatus>();
+const NONE: CallStatus = { code: 0, message: Buffer.alloc(0) };
 
-export function setCallStatus(vm: object, code: number, message: string): void {
-  statuses.set(vm, { code, message });
+/** Per instance, per root context id; weak, so a discarded instance takes its statuses with it. */
+const statuses = new WeakMap<WasmVm, Map<number, CallStatus>>();
+
+export function setCallStatus(vm: WasmVm, rootContextId: number, code: number, message: string | Buffer): void {
+  let byRoot = statuses.get(vm);
+  if (byRoot === undefined) statuses.set(vm, (byRoot = new Map()));
+  byRoot.set(rootContextId, { code: code >>> 0, message: typeof message === 'string' ? Buffer.from(message) : message });
 }
 
-/** Clears the message once its callback has returned (the code stays readable). */
-export function clearCallStatusMessage(vm: object): void {
-  const s = statuses.get(vm);
-  if (s) s.message = '';
-}
-
-/** The last completion's status, or undefined when the instance has had none. */
-export function callStatus(vm: object): CallStatus | undefined {
-  return statuses.get(vm);
-}
-
-/**
- * proxy_get_status(→code, →msg_ptr, →msg_len), as Envoy answers it: the root context's last
- * completion (0 and "" before any). Always Ok unless an out-pointer is bad.
- */
-export function callStatusHostFunctions(vm: WasmVm): Record<string, (...args: number[]) => number> {
-  return {
-    proxy_get_status(codeOut, msgPtrOut, msgLenOut) {
-      const s = statuses.get(vm);
-      if (!vm.memory.inBounds(codeOut, 4)) return WasmResult.InvalidMemoryAccess;
-      const r = vm.returnBytes(Buffer.from(s?.message ?? '', 'utf8'), msgPtrOut, msgLenOut);
-      if (r === WasmResult.Ok) vm.memory.writeU32(codeOut, s?.code ?? 0);
-      return r;
-    },
-  };
+export function getCallStatus(vm: WasmVm, rootContextId: number): CallStatus {
+  return statuses.get(vm)?.get(rootContextId) ?? NONE;
 }

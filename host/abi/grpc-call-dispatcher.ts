@@ -15,6 +15,8 @@ export interface GrpcCallRequest {
   metadata: string[];
   /** Deadline of the whole call (also sent as grpc-timeout); 0: none, as in Envoy. */
   timeoutMs: number;
+  /** A unary call (proxy_grpc_call): the cluster's timeout_ms bounds it. Streams are long-lived: only their own deadline does. */
+  unary: boolean;
   /** :authority to send instead of the cluster's host (a GrpcService's envoy_grpc.authority). */
   authority?: string;
 }

@@ -20,7 +20,7 @@ import { GrpcStatus, MapType, WasmResult } from '../../abi/enums.js';
 import { BodyBuffer } from '../chain/body-buffer.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { MAX_GRPC_CALLS_PER_INSTANCE, MAX_GRPC_CLOSED_STREAMS_KEPT } from '../limits.js';
-import { clearCallStatusMessage, setCallStatus } from './call-status.js';
+import { setCallStatus } from './call-status.js';
 import type { GrpcCallStream, GrpcStreamEvents } from './grpc-call-dispatcher.js';
 import { parseGrpcService } from './grpc-service.js';
 import { validHeaderName, validHeaderValue } from './header-syntax.js';
@@ -157,6 +157,7 @@ export class GrpcCalls {
         method,
         metadata: target.metadata.length ? [...target.metadata, ...metadata] : metadata,
         timeoutMs,
+        unary,
         authority: target.authority,
       },
       this.#events(entry),
@@ -270,11 +271,12 @@ export class GrpcCalls {
     const fn = this.#guest('proxy_on_grpc_close');
     if (fn === null) return;
     const vm = this.#vm;
-    setCallStatus(vm, status, message);
+    setCallStatus(vm, vm.rootId, status, message);
     try {
       this.#call(fn, Phase.GrpcClose, 'proxy_on_grpc_close', e.token, status);
     } finally {
-      clearCallStatusMessage(vm);
+      // Envoy clears the message once proxy_on_grpc_close returns; the code stays.
+      setCallStatus(vm, vm.rootId, status, '');
     }
   }
 

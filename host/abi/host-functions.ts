@@ -7,7 +7,7 @@ import type { HeaderMap } from '../chain/header-map.js';
 import { StreamDirection } from '../chain/stream-actions.js';
 import { MAX_LOG_MESSAGE_BYTES } from '../limits.js';
 import { systemClock } from './clock.js';
-import { callStatusHostFunctions } from './call-status.js';
+import { getCallStatus } from './call-status.js';
 import { GrpcCalls } from './grpc-calls.js';
 import { GuestBytesCache } from './guest-bytes-cache.js';
 import { validHeaderName, validHeaderValue } from './header-syntax.js';
@@ -103,7 +103,6 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
 
   const fns: Record<string, HostFn> = {
     ...grpc.hostFunctions(),
-    ...callStatusHostFunctions(vm),
 
     proxy_log(level, ptr, len) {
       if (level < 0 || level > LogLevel.Critical) return WasmResult.BadArgument;
@@ -344,6 +343,14 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (v === undefined) return WasmResult.NotFound;
       if (v === null) return WasmResult.BadArgument;
       return mem.writeU64(out, v) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+    },
+
+    proxy_get_status(codeOut, ptrOut, lenOut) {
+      // The root context's last completed call (call-status.ts); every stream of an instance belongs
+      // to its one root context.
+      const st = getCallStatus(vm, vm.rootId);
+      if (!mem.writeU32(codeOut, st.code)) return WasmResult.InvalidMemoryAccess;
+      return vm.returnBytes(st.message, ptrOut, lenOut);
     },
 
     proxy_get_shared_data(kp, kl, ptrOut, lenOut, casOut) {

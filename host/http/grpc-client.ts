@@ -21,7 +21,7 @@ import { decodeGrpcMessage, frameMessage, httpToGrpcStatus, MessageDecoder } fro
 
 export interface GrpcClusterConfig {
   url: string;
-  /** Deadline of a call whose filter passed timeout 0 (the cluster's timeout_ms); 0: none. */
+  /** The cluster's timeout_ms: the longest a unary call may take (a filter's 0 means this); 0: none. */
   timeoutMs?: number;
 }
 
@@ -245,7 +245,9 @@ class Call implements GrpcCallStream {
     this.#events = events;
     this.#cs = cs;
     this.#decoder = new MessageDecoder(maxMessageBytes);
-    const timeoutMs = req.timeoutMs || target.timeoutMs;
+    // The cluster's timeout_ms bounds a unary call (and stands in for a filter's 0); a stream is
+    // meant to live long (a watch, a feed): only a deadline of its own ends it.
+    const timeoutMs = req.unary && target.timeoutMs > 0 ? (req.timeoutMs > 0 ? Math.min(req.timeoutMs, target.timeoutMs) : target.timeoutMs) : req.timeoutMs;
     const headers: OutgoingHttpHeaders = {
       ':method': 'POST',
       ':scheme': target.scheme,
