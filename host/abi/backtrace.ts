@@ -4,6 +4,7 @@
 // whenever the section has one. When the filter was built with a source map, each frame also gets its
 // AssemblyScript position: "checkPath (filter.ts:9:33)".
 
+import { BUDGET_IMPORT_MODULE, BUDGET_IMPORT_NAME } from './cpu-budget.js';
 import type { SourceMap } from './source-map.js';
 
 /** One wasm frame: function index, its name (or `wasm-function[i]`), and the code offset in the module. */
@@ -69,15 +70,37 @@ export function functionNames(module: WebAssembly.Module): Map<number, string> {
   return names;
 }
 
+const checkByModule = new WeakMap<WebAssembly.Module, number>();
+
+/**
+ * The index of the budget check function the sandbox added (filters/instrument.ts: the last function,
+ * named log_execution, in a module importing the budget check), or -1. A deadline stop is thrown from
+ * inside it; its frame is the sandbox's, not the filter's, so the backtrace starts below it.
+ */
+function budgetCheckIndex(module: WebAssembly.Module, names: Map<number, string>): number {
+  let index = checkByModule.get(module);
+  if (index === undefined) {
+    index = -1;
+    if (WebAssembly.Module.imports(module).some((i) => i.module === BUDGET_IMPORT_MODULE && i.name === BUDGET_IMPORT_NAME)) {
+      for (const i of names.keys()) if (i > index) index = i;
+      if (names.get(index) !== 'log_execution') index = -1;
+    }
+    checkByModule.set(module, index);
+  }
+  return index;
+}
+
 /** The wasm frames of `err`'s stack, innermost first (what the guest was doing when it faulted). */
 export function wasmFrames(err: unknown, module: WebAssembly.Module, sourceMap: SourceMap | null = null): WasmFrame[] {
   const stack = err instanceof Error ? (err.stack ?? '') : '';
   const names = functionNames(module);
+  const check = budgetCheckIndex(module, names);
   const frames: WasmFrame[] = [];
   for (const line of stack.split('\n')) {
     const m = FRAME.exec(line);
     if (m === null) continue;
     const index = Number(m[1]);
+    if (index === check) continue;
     const printed = /^\s*at\s+(.+?)\s+\(wasm:/.exec(line)?.[1];
     const name = names.get(index) ?? (printed && !printed.startsWith('wasm-function[') ? printed.replace(/^\$/, '') : `wasm-function[${index}]`);
     const offset = m[2] ? Number.parseInt(m[2], 16) : -1;

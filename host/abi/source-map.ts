@@ -13,18 +13,34 @@ export interface SourcePosition {
   column: number;
 }
 
+/** Offsets of a rewritten module traced back to the module the map was made for (rewrite-offsets.ts). */
+export interface OffsetTranslation {
+  /** The offset the map knows for `offset` in the running module, or -1 when there is none. */
+  original(offset: number): number;
+}
+
 export class SourceMap {
   readonly #map: TraceMap;
   /** Where the map was read from, for logs. */
   readonly file: string;
+  /** Set when the running module is a rewrite of the one the map describes (the sandbox). */
+  readonly #rewrite: OffsetTranslation | null;
 
-  constructor(json: string, file: string) {
-    this.#map = new TraceMap(json);
+  constructor(json: string | TraceMap, file: string, rewrite: OffsetTranslation | null = null) {
+    this.#map = typeof json === 'string' ? new TraceMap(json) : json;
     this.file = file;
+    this.#rewrite = rewrite;
+  }
+
+  /** The same map for a rewrite of its module: offsets go through `rewrite` first. */
+  through(rewrite: OffsetTranslation): SourceMap {
+    return new SourceMap(this.#map, this.file, rewrite);
   }
 
   /** The source position of wasm byte `offset` (line 1, column = offset, as wasm source maps say), or null. */
   position(offset: number): SourcePosition | null {
+    if (this.#rewrite !== null) offset = this.#rewrite.original(offset);
+    if (offset < 0) return null;
     const p = originalPositionFor(this.#map, { line: 1, column: offset });
     if (p.source === null || p.line === null) return null;
     return { file: p.source, line: p.line, column: (p.column ?? 0) + 1 };

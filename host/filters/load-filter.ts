@@ -15,6 +15,7 @@ import { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
 import { instrumentModule, sandboxDisabled } from './instrument.js';
+import { mapThroughRewrite } from './map-through-rewrite.js';
 import { capMemory } from './memory-cap.js';
 
 export interface CompiledModule {
@@ -54,11 +55,15 @@ export async function readFilterFile(file: string, name: string): Promise<Filter
  */
 export async function compileFilter({ bytes, sha256 }: FilterFile, name: string, file: string, memoryMb: number): Promise<CompiledModule> {
   let module: WebAssembly.Module;
+  let sourceMap: SourceMap | null;
   try {
     module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    sourceMap = loadSourceMap(module, file);
     if (!sandboxDisabled()) {
       const sandboxed = capMemory(await instrumentModule(bytes, name, file), memoryMb, name, file);
       module = await WebAssembly.compile(sandboxed as Uint8Array<ArrayBuffer>);
+      // The rewrite moves every code offset: the map then applies through the alignment of the two.
+      if (sourceMap !== null) sourceMap = mapThroughRewrite(sourceMap, bytes, sandboxed);
     }
   } catch (err) {
     if (err instanceof OutriggerError) throw err;
@@ -68,11 +73,9 @@ export async function compileFilter({ bytes, sha256 }: FilterFile, name: string,
       'rebuild the filter; a file copied while still being written looks like this too',
     );
   }
-  // The sandbox's rewrite moves every byte offset, and binaryen cannot carry a source map through it
-  // (it reads none): the map then only fits an unrewritten module. Frames keep their function names.
-  const sourceMap = sandboxDisabled() ? loadSourceMap(module, file) : null;
-  // For DevTools (--inspect): the map by an absolute file: URL, which it can fetch.
-  if (sourceMap !== null) module = await WebAssembly.compile(withSourceMapUrl(bytes, pathToFileURL(sourceMap.file).href) as Uint8Array<ArrayBuffer>);
+  // For DevTools (--inspect, which turns the sandbox off): the map by an absolute file: URL, which it can fetch.
+  if (sourceMap !== null && sandboxDisabled())
+    module = await WebAssembly.compile(withSourceMapUrl(bytes, pathToFileURL(sourceMap.file).href) as Uint8Array<ArrayBuffer>);
   return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength, sourceMap };
 }
 
