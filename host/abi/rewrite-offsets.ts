@@ -119,7 +119,7 @@ function alignBody(
     else if (isBlockOrEnd(nOps[j])) j++;
     else if (isBlockOrEnd(oOps[i])) i++;
     else {
-      const step = bridge(oKeys, i, nKeys, j);
+      const step = bridge(oKeys, oOps, i, nKeys, nOps, j, checkKey);
       if (step === null) return { matched, stop: j };
       i += step[0];
       j += step[1];
@@ -128,17 +128,31 @@ function alignBody(
   return { matched, stop: nKeys.length };
 }
 
-/** The nearest (di, dj) from which both sequences agree for two instructions, or null. */
-function bridge(oKeys: number[], i: number, nKeys: number[], j: number): [number, number] | null {
+/**
+ * The nearest (di, dj) from which both sequences agree again: for two instructions in a row (the
+ * rewrite's own additions skipped), or else for one instruction that says much about itself (a call
+ * with its target, a constant, a memory access), or null.
+ */
+function bridge(oKeys: number[], oOps: number[], i: number, nKeys: number[], nOps: number[], j: number, checkKey: number): [number, number] | null {
+  let single: [number, number] | null = null;
   for (let d = 1; d <= 2 * LOOKAHEAD; d++) {
     for (let di = Math.max(0, d - LOOKAHEAD); di <= Math.min(d, LOOKAHEAD); di++) {
       const dj = d - di;
       const x = i + di;
       const y = j + dj;
-      if (x + 1 < oKeys.length && y + 1 < nKeys.length && oKeys[x] === nKeys[y] && oKeys[x + 1] === nKeys[y + 1]) return [di, dj];
+      if (x >= oKeys.length || y >= nKeys.length || oKeys[x] !== nKeys[y]) continue;
+      let y2 = y + 1;
+      while (y2 < nKeys.length && (nKeys[y2] === checkKey || (nOps[y2] === OP.i32Const && nKeys[y2 + 1] === checkKey))) y2 += nKeys[y2] === checkKey ? 1 : 2;
+      if (x + 1 < oKeys.length && y2 < nKeys.length && oKeys[x + 1] === nKeys[y2]) return [di, dj];
+      if (single === null && distinctive(oOps[x])) single = [di, dj];
     }
   }
-  return null;
+  return single;
+}
+
+/** Instructions whose key includes what they act on, so one match is unlikely to be a coincidence. */
+function distinctive(op: number): boolean {
+  return op === OP.call || op === OP.i32Const || op === 0x42 || (op >= 0x28 && op <= 0x3e) || op >= 0xfc;
 }
 
 /** An added instruction (of the first `n` in a body) takes the next matched one's original offset in its body, else the previous one's. */
