@@ -85,15 +85,19 @@ class TakeToken extends SharedDataUpdater {
 
   next(current: ArrayBuffer | null): ArrayBuffer | null {
     let tokens: u64 = this.capacity;
+    let seen: u64 = 0;
     if (current !== null && current.byteLength == 16) {
       tokens = <u64>load<u32>(changetype<usize>(current));
-      const seen = load<u64>(changetype<usize>(current), 8);
+      seen = load<u64>(changetype<usize>(current), 8);
       if (this.tick > seen) tokens += (this.tick - seen) * <u64>this.refill;
       if (tokens > <u64>this.capacity) tokens = this.capacity;
     }
     this.allowed = tokens > 0;
     if (this.allowed) tokens--;
     this.remaining = <u32>tokens;
+    // Empty and nothing to refill: the stored bucket is already right, so a flood of limited
+    // requests costs a read each, not a write.
+    if (!this.allowed && current !== null && seen == this.tick) return null;
     const next = new ArrayBuffer(16);
     store<u32>(changetype<usize>(next), <u32>tokens);
     store<u64>(changetype<usize>(next), this.tick, 8);
