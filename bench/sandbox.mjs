@@ -3,7 +3,11 @@
 //     proxy_on_request_headers (cpu_ms 100, fail_closed); client-side latency p50/p99 (goal: within
 //     2 x cpu_ms). Each try has its own filter, so the crash-loop breaker never kicks in.
 //  2. Memory: the proxy's RSS (VmRSS, and the peak VmHWM) before a memory bomb, after it (capped at
-//     memory_mb 64), and after a leaking instance grown past 3/4 of its cap was replaced once idle.
+//     memory_mb 64), and after a leaking instance grown past 3/4 of its cap was replaced once idle;
+//     each also after a full garbage collection of the proxy, asked for over the V8 inspector
+//     (HeapProfiler.collectGarbage; the proxy runs with --inspect=127.0.0.1:0, which changes nothing
+//     else): a replaced instance's wasm memory goes back to the system only when V8 collects its
+//     WebAssembly.Memory, so the RSS after a gc says whether anything still holds it.
 //
 //   node bench/sandbox.mjs [--tries 20] [--cpu-ms 100]          (needs npm run build and build:fixtures)
 import { spawn } from 'node:child_process';
@@ -14,7 +18,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
+import { request, WebSocket } from 'undici';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = path.join(ROOT, 'test/fixtures/build');
@@ -55,12 +59,24 @@ ${spinners}  - name: bomb
 `,
 );
 
-const child = spawn(process.execPath, [path.join(ROOT, 'bin/outrigger.js'), 'start', '--config', configFile], {
-  stdio: ['ignore', 'pipe', 'inherit'],
+const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', path.join(ROOT, 'bin/outrigger.js'), 'start', '--config', configFile], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+/** The proxy's inspector: node prints "Debugger listening on ws://..." on stderr first. */
+const inspectorUrl = new Promise((resolve) => {
+  let err = '';
+  child.stderr.on('data', (c) => {
+    err += c;
+    const m = /Debugger listening on (ws:\/\/\S+)/.exec(err);
+    if (m) resolve(m[1]);
+    if (!/Debugger|inspector|For help/.test(String(c))) process.stderr.write(c);
+  });
 });
 process.on('exit', () => child.kill('SIGKILL'));
 /** CPU ms each stopped callback had used when it was stopped (from the proxy's log lines). */
 const stoppedAt = [];
+/** The proxy's own major GCs after dropping instances (host/abi/wasm-memory-reclaim.ts). */
+const reclaims = [];
 const address = await new Promise((resolve, reject) => {
   let buf = '';
   child.stdout.on('data', (c) => {
@@ -72,6 +88,7 @@ const address = await new Promise((resolve, reject) => {
         const j = JSON.parse(line);
         if (j.msg === 'outrigger ready') resolve(j.listen);
         if (j.code === 'OUTRIGGER_FILTER_DEADLINE' && typeof j.elapsedMs === 'number') stoppedAt.push(j.elapsedMs);
+        if (j.code === 'OUTRIGGER_WASM_MEMORY_RECLAIMED') reclaims.push(j);
       } catch {}
     }
   });
@@ -93,6 +110,25 @@ function memory() {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
+/** Waits until cond() holds, or ms have passed. */
+async function until(cond, ms) {
+  for (const end = Date.now() + ms; !cond() && Date.now() < end; ) await sleep(50);
+}
+
+/** A full (major) garbage collection in the proxy, over its inspector; resolves when done. */
+async function collectGarbage() {
+  const ws = new WebSocket(await inspectorUrl);
+  await new Promise((resolve, reject) => {
+    ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+    ws.onmessage = (e) => {
+      if (JSON.parse(String(e.data)).id === 1) resolve(undefined);
+    };
+    ws.onerror = reject;
+  });
+  ws.close();
+  await sleep(200); // freed backing stores are unmapped by V8's background tasks
+}
+
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 
 for (let i = 0; i < 200; i++) await get('/warm');
@@ -112,21 +148,29 @@ process.stdout.write(
 );
 
 await sleep(500);
+await collectGarbage();
 const before = memory();
 const bomb = await get('/bomb');
 const during = memory();
-await sleep(2000);
+await until(() => reclaims.length >= 1, 15_000);
 for (let i = 0; i < 50; i++) await get('/after');
 const after = memory();
+await collectGarbage();
+const afterGc = memory();
 for (let i = 0; i < 13; i++) await get('/leak'); // 13 x 4 MiB: past 3/4 of 64 MiB -> replaced once idle
 const leaked = memory();
-await sleep(2000);
+// The proxy runs at most one reclaiming GC per RECLAIM_MIN_INTERVAL_MS (10 s): wait for the second.
+await until(() => reclaims.length >= 2, 15_000);
 for (let i = 0; i < 50; i++) await get('/after');
 const recycled = memory();
+await collectGarbage();
+const recycledGc = memory();
 const f = (m) => `${m.rss.toFixed(0)} MiB`;
 process.stdout.write(
-  `memory bomb (memory_mb 64): answered ${bomb.status} in ${bomb.ms.toFixed(0)} ms; RSS before ${f(before)}, peak ${during.peak.toFixed(0)} MiB (+${(during.peak - before.rss).toFixed(0)}), ` +
-    `after the instance was replaced ${f(after)}; leak to >48 MiB then idle replacement: ${f(leaked)} -> ${f(recycled)}\n`,
+  `memory bomb (memory_mb 64): answered ${bomb.status} in ${bomb.ms.toFixed(0)} ms; RSS before ${f(before)} (after a gc), peak ${during.peak.toFixed(0)} MiB (+${(during.peak - before.rss).toFixed(0)}), ` +
+    `after the instance was replaced ${f(after)}, after a gc ${f(afterGc)}\n` +
+    `leak to >48 MiB then idle replacement: ${f(leaked)} -> ${f(recycled)}, after a gc ${f(recycledGc)}\n` +
+    `the proxy's own reclaiming GCs: ${reclaims.map((r) => `${(r.releasedBytes / 1048576).toFixed(0)} MiB released, gc ${r.gcMs} ms (${r.gcCpuMs} ms CPU)`).join('; ') || 'none'}\n`,
 );
 child.kill('SIGTERM');
 upstream.close();

@@ -77,6 +77,20 @@ export const BUDGET_CHECK_FUEL = 1_000;
 /** An instance whose memory grew past this share of its cap is replaced once idle (its heap shrinks back). */
 export const MEMORY_REPLACE_FRACTION = 0.75;
 /**
+ * After dropped filter instances released this much linear memory between them, one major GC gives it
+ * back to the system (host/abi/wasm-memory-reclaim.ts: V8 frees wasm memory only at a major GC, which
+ * dropping a Memory never starts). 8 MiB: an eighth of the default memory_mb, above what a reload
+ * of a few typical filters (64 KiB-1 MiB each) releases, so ordinary swaps rarely cost a forced GC.
+ */
+export const RECLAIM_MIN_BYTES = 8 * 1048576;
+/** Wait after the release before collecting, so a reload dropping many instances pays one GC. */
+export const RECLAIM_DELAY_MS = 50;
+/**
+ * At most one such GC per 10 s: a full GC measured ~40 ms of CPU in bench/sandbox.mjs (a proxy with 21
+ * filters), so a filter crash-looping at its cap costs the loop at most ~0.4 % in these pauses.
+ */
+export const RECLAIM_MIN_INTERVAL_MS = 10_000;
+/**
  * Listener rejections (400/405/408/413/414/431) logged per second and reason; the rest are counted in /metrics and
  * summed up in the next line logged, so a flood of bad requests cannot flood the log.
  */

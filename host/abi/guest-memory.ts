@@ -40,6 +40,9 @@ export class GuestMemory {
     this.#memory = memory;
     this.#buffer = null;
     this.#u8 = new Uint8Array(0);
+    // Every view of the old buffer goes: a destroyed instance must not keep its memory alive.
+    this.#dv = new DataView(new ArrayBuffer(0));
+    this.#buf = Buffer.alloc(0) as never;
   }
 
   get attached(): boolean {

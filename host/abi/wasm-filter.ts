@@ -15,6 +15,7 @@ import { CrashBreaker, type BreakerConfig } from './crash-breaker.js';
 import { faultKind } from './fault-kind.js';
 import { DeadlineExceeded, describeGuestError } from './guest-errors.js';
 import { Phase, WasmVm, type PluginSpec } from './wasm-vm.js';
+import { wasmMemoryReleased } from './wasm-memory-reclaim.js';
 
 interface Handle {
   vm: WasmVm;
@@ -113,8 +114,10 @@ export class WasmFilter implements FilterInstance {
   }
 
   #destroy(vm: WasmVm): void {
+    const bytes = vm.memory.attached ? vm.memory.byteLength : 0;
     vm.destroy();
     this.#instances.delete(vm);
+    wasmMemoryReleased(bytes, this.#spec.logger);
   }
 
   /** proxy_on_tick on the root context. A fault here poisons the VM like any other. */
