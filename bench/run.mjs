@@ -337,8 +337,11 @@ function startChild(name, nodeArgs, extraNodeFlags = [], extraEnv = null) {
   return rec;
 }
 
-/** Resolves with the first JSON stdout line matching `pred`; rejects on exit or timeout. */
-function waitForLine(rec, pred, what, timeoutMs = 20_000) {
+/**
+ * Resolves with the first JSON stdout line matching `pred`; rejects on exit or timeout. 60 s: on the
+ * shared machine under load, a proxy's start-up (binaryen instrumenting three filters) took over 20 s.
+ */
+function waitForLine(rec, pred, what, timeoutMs = 60_000) {
   return new Promise((resolve, reject) => {
     if (rec.exit) return reject(new Error(`${rec.name} exited (${JSON.stringify(rec.exit)}) before ${what}\n  ${rec.tail.join('\n  ')}`));
     const listener = {

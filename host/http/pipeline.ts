@@ -33,6 +33,9 @@ export function inTurn(req: IncomingMessage, start: () => void): () => void {
   const done = () => {
     if (finished) return;
     finished = true;
+    // An idle keep-alive connection must not keep its last request (and through its listeners the
+    // exchange, chain and filter instances it used) alive: a replaced instance's memory would wait.
+    if (l.last === req) l.last = null;
     // A response that closed the connection (connection: close, an error) ends the line: what was
     // pipelined behind it is never run (nor sent upstream).
     if (!socket.writable || socket.destroyed) {
