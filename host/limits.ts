@@ -83,8 +83,12 @@ export const MEMORY_REPLACE_FRACTION = 0.75;
  * of a few typical filters (64 KiB-1 MiB each) releases, so ordinary swaps rarely cost a forced GC.
  */
 export const RECLAIM_MIN_BYTES = 8 * 1048576;
-/** Wait after the release before collecting, so a reload dropping many instances pays one GC. */
-export const RECLAIM_DELAY_MS = 50;
+/**
+ * Wait after the release before collecting: a reload dropping many instances pays one GC, and what
+ * still refers to a dropped instance for a moment (the faulted request finishing its response and
+ * its logging, under load) is gone by then, so the GC finds the memory dead.
+ */
+export const RECLAIM_DELAY_MS = 1_000;
 /**
  * At most one such GC per 10 s: a full GC measured ~40 ms of CPU in bench/sandbox.mjs (a proxy with 21
  * filters), so a filter crash-looping at its cap costs the loop at most ~0.4 % in these pauses.
