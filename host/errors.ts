@@ -67,6 +67,15 @@ export type FilterFaultCode =
   | 'OUTRIGGER_FILTER_RESTARTED'
   | 'OUTRIGGER_RESPONSE_ABORTED';
 
+/**
+ * Codes of the log lines of a filter's outbound calls (proxy_http_call, host/abi/http-calls.ts): a
+ * call refused for a bad argument (unknown cluster, missing :method/:path/:authority, bad pairs: fix
+ * the filter or add the cluster under `clusters:`), refused at the in-flight cap (the filter calls
+ * without waiting for responses), or sent and failed (timeout, refused, reset, too_large: check the
+ * cluster's service; the filter saw zero headers).
+ */
+export type HttpCallLogCode = 'OUTRIGGER_HTTP_CALL_BAD_ARGUMENT' | 'OUTRIGGER_HTTP_CALL_LIMIT' | 'OUTRIGGER_HTTP_CALL_FAILED';
+
 export class OutriggerError extends Error {
   readonly code: ErrorCode;
   /** What the user can do about it. */

@@ -142,3 +142,24 @@ export const MAX_GRPC_CLOSED_STREAMS_KEPT = 1_000;
 export const MAX_GRPC_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Default wait for the HTTP/2 connection of a gRPC cluster before a call closes with Unavailable (14): the upstream's connect default. */
 export const DEFAULT_GRPC_CONNECT_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;
+/**
+ * Default `timeout_ms` of a cluster: the longest a proxy_http_call to it may take (a filter's own
+ * timeout is capped by it). As upstream_timeout_ms: a call that outlives it holds a request anyway.
+ */
+export const DEFAULT_CLUSTER_TIMEOUT_MS = 30_000;
+/** Default `max_connections` of a cluster's keep-alive pool: Envoy's circuit-breaker default, as upstream_max_connections. */
+export const DEFAULT_CLUSTER_MAX_CONNECTIONS = 1024;
+/**
+ * proxy_http_call calls in flight per filter instance; one more gets InternalFailure and a log line
+ * (OUTRIGGER_HTTP_CALL_LIMIT). Each pending call holds a socket (or a pool queue slot) and its
+ * response; a filter that calls without waiting (a loop, a call per body chunk) must not open
+ * sockets without end. Four times the default pool bound: a filter calling once per request under
+ * the default connection caps never reaches it.
+ */
+export const MAX_HTTP_CALLS_IN_FLIGHT = 4096;
+/**
+ * Bytes of one proxy_http_call response body the host buffers for proxy_on_http_call_response; a
+ * longer one fails the call (zero headers, as a reset). Sixteen times max_buffered_body's default: a
+ * config or deny-list fetch fits, a runaway stream does not eat the heap.
+ */
+export const MAX_HTTP_CALL_RESPONSE_BYTES = 16 * 1024 * 1024;

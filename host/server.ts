@@ -11,6 +11,7 @@ import type { OutriggerConfig } from './config/config.js';
 import { FilterManager } from './filters/filter-manager.js';
 import { Reloader, type ReloadResult } from './filters/reloader.js';
 import { buildAdminServer } from './http/admin-server.js';
+import { ClusterRegistry } from './http/clusters.js';
 import { CallbackTimings } from './chain/callback-timings.js';
 import { startEchoUpstream } from './http/echo-upstream.js';
 import { clientErrorReply, rawReply } from './http/client-error.js';
@@ -64,10 +65,13 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   }
 
   const manager = new FilterManager(logger);
+  const clusters = new ClusterRegistry(config.clusters, config.connectTimeoutMs);
+  manager.httpCalls = clusters;
   try {
     await manager.apply(config, { strict: true });
   } catch (err) {
     echo?.close();
+    await clusters.close();
     throw err;
   }
 
@@ -172,6 +176,8 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
       logger.info({ upstream: env.upstream.target }, 'upstream changed');
       void old.close();
     }
+    const c = clusters.apply(next.clusters);
+    if (c.added.length || c.changed.length || c.removed.length) logger.info(c, 'clusters changed');
     if (next.listen.text !== prev.listen.text || next.admin?.text !== prev.admin?.text)
       logger.warn({ listen: next.listen.text, admin: next.admin?.text ?? null }, 'listen and admin address changes take effect after a restart');
   };
@@ -191,6 +197,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         reload: () => reloader.reload('admin request'),
         stats: () => ({ ...stats }),
         timings: env.timings,
+        clusters,
       });
       await admin.ready();
       await listen(admin.server as unknown as NetServer, config.admin, 'admin listener');
@@ -201,6 +208,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     echo?.close();
     manager.close();
     await env.upstream.destroy();
+    await clusters.close();
     throw err;
   }
   if (opts.watch ?? true) await reloader.start();
@@ -241,6 +249,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         await env.upstream.close();
         echo?.close();
         manager.close();
+        await clusters.close();
         logger.info('shut down');
       })();
       return closing;

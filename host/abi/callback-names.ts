@@ -20,4 +20,5 @@ export const CALLBACK_NAMES = [
   'proxy_on_grpc_receive',
   'proxy_on_grpc_receive_trailing_metadata',
   'proxy_on_grpc_close',
+  'proxy_on_http_call_response',
 ] as const;

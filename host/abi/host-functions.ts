@@ -12,6 +12,7 @@ import { GrpcCalls } from './grpc-calls.js';
 import { GuestBytesCache } from './guest-bytes-cache.js';
 import { validHeaderName, validHeaderValue } from './header-syntax.js';
 import { parsePairs, serializePairs } from './pairs.js';
+import { proxyHttpCall } from './http-calls.js';
 import { getProperty, propertyPathParts } from './properties.js';
 import { sharedQueueFunctions } from './shared-queue-functions.js';
 import { Phase, type WasmVm } from './wasm-vm.js';
@@ -35,6 +36,10 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
 
   function mapFor(type: number): HeaderMap | null | undefined {
     if (type === MapType.GrpcReceiveInitialMetadata || type === MapType.GrpcReceiveTrailingMetadata) return grpc.receivedMap(type);
+    if (type === MapType.HttpCallResponseHeaders || type === MapType.HttpCallResponseTrailers) {
+      const r = vm.httpCalls.response;
+      if (r !== null) return type === MapType.HttpCallResponseHeaders ? r.headers : r.trailers;
+    }
     const s = vm.current;
     if (s === null) return undefined;
     if (type === MapType.HttpRequestHeaders) return s.requestHeaders;
@@ -45,6 +50,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
   /** A body is there during its callback and while a filter holds it (the chain sets and clears it). */
   function bodyFor(type: number): BodyBuffer | null {
     if (type === BufferType.GrpcReceiveBuffer) return grpc.receivedMessage();
+    if (type === BufferType.HttpCallResponseBody) return vm.httpCalls.response?.body ?? null;
     const s = vm.current;
     if (s === null) return null;
     if (type === BufferType.HttpRequestBody) return s.requestBody;
@@ -309,6 +315,10 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
 
     proxy_set_effective_context(id) {
       return vm.setEffectiveContext(id >>> 0) ? WasmResult.Ok : WasmResult.BadArgument;
+    },
+
+    proxy_http_call(up, ul, hp, hl, bp, bl, tp, tl, timeoutMs, tokenOut) {
+      return proxyHttpCall(vm, up, ul, hp, hl, bp, bl, tp, tl, timeoutMs, tokenOut);
     },
 
     proxy_set_tick_period_milliseconds(ms) {

@@ -14,6 +14,8 @@ import { userSourceFrame, wasmBacktrace } from './backtrace.js';
 import { CrashBreaker, type BreakerConfig } from './crash-breaker.js';
 import { faultKind } from './fault-kind.js';
 import { DeadlineExceeded, describeGuestError } from './guest-errors.js';
+import type { HttpCallResponse } from './http-call-dispatcher.js';
+import { responseView } from './http-calls.js';
 import { Phase, WasmVm, type PluginSpec } from './wasm-vm.js';
 import { wasmMemoryReleased } from './wasm-memory-reclaim.js';
 
@@ -109,6 +111,7 @@ export class WasmFilter implements FilterInstance {
     vm.onRootFault = (err, callback) => {
       this.#fault(vm, err, null, callback);
     };
+    vm.onHttpCallResponse = (token, res) => this.#httpCallResponse(vm, token, res);
     this.#instances.add(vm);
     return vm;
   }
@@ -185,6 +188,24 @@ export class WasmFilter implements FilterInstance {
     if (this.#breaker.state !== 'half_open') return;
     this.#breaker.trialSucceeded();
     this.#spec.logger.info({ code: 'OUTRIGGER_FILTER_BREAKER_CLOSED', filter: this.name }, 'crash-loop breaker closed: the fresh service instance runs');
+  }
+
+  /**
+   * proxy_on_http_call_response on the root context, from the event loop: the response readable
+   * through maps 6/7 and buffer 4 for the callback's length; a failed call has zero headers (the
+   * maps and body empty). A fault here poisons the VM like any other.
+   */
+  #httpCallResponse(vm: WasmVm, token: number, res: HttpCallResponse | null): void {
+    if (vm.failed !== null || vm.fnHttpCallResponse === null) return;
+    const view = responseView(res) ?? responseView({ headers: [], body: Buffer.alloc(0), trailers: [] })!;
+    vm.httpCalls.response = view;
+    try {
+      vm.callRoot(vm.fnHttpCallResponse, Phase.HttpCallResponse, token, res === null ? 0 : view.headers.count, view.body.length, view.trailers.count);
+    } catch (err) {
+      this.#fault(vm, err, null, 'proxy_on_http_call_response');
+    } finally {
+      vm.httpCalls.response = null;
+    }
   }
 
   get healthy(): boolean {

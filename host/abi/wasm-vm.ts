@@ -14,7 +14,8 @@ import { CpuBudget } from './cpu-budget.js';
 import { activity, CALLBACK, FILTER, filterIndexOf, REQUEST } from '../watchdog/activity.js';
 import type { MetricRegistry } from './filter-metrics.js';
 import type { GrpcCallDispatcher } from './grpc-call-dispatcher.js';
-import type { HttpCallDispatcher } from './http-call-dispatcher.js';
+import type { HttpCallDispatcher, HttpCallResponse } from './http-call-dispatcher.js';
+import { HttpCallTable } from './http-calls.js';
 import { GuestMemory } from './guest-memory.js';
 import { faultKind } from './fault-kind.js';
 import { DeadlineExceeded, describeGuestError } from './guest-errors.js';
@@ -81,6 +82,7 @@ export const enum Phase {
   GrpcReceive,
   GrpcReceiveTrailingMetadata,
   GrpcClose,
+  HttpCallResponse,
 }
 
 type GuestFn = (...args: number[]) => number;
@@ -132,6 +134,10 @@ export class WasmVm {
   /** Runs proxy_on_queue_ready on the root context; set by the owner, like onTick. */
   onQueueReady: ((queueId: number) => void) | null = null;
   #queueTarget: QueueReadyTarget | null = null;
+  /** proxy_http_call's calls in flight (http-calls.ts). */
+  readonly httpCalls = new HttpCallTable();
+  /** Runs proxy_on_http_call_response (null response: the call failed); set by WasmFilter, as onTick. */
+  onHttpCallResponse: ((token: number, response: HttpCallResponse | null) => void) | null = null;
   #tickTimer: TickTimer | null = null;
   /**
    * Set by the owner (WasmFilter): a root callback run from the event loop (a gRPC completion)
@@ -165,6 +171,7 @@ export class WasmVm {
   fnDelete: GuestFn | null = null;
   fnTick: GuestFn | null = null;
   fnQueueReady: GuestFn | null = null;
+  fnHttpCallResponse: GuestFn | null = null;
 
   constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec) {
     this.module = module;
@@ -240,6 +247,7 @@ export class WasmVm {
     this.fnDelete = fn('proxy_on_delete');
     this.fnTick = fn('proxy_on_tick');
     this.fnQueueReady = fn('proxy_on_queue_ready');
+    this.fnHttpCallResponse = fn('proxy_on_http_call_response');
 
     this.rootId = ROOT_CONTEXT_ID;
     this.#run('proxy_on_context_create', Phase.Create, () => this.fnCreate?.(this.rootId, 0));
@@ -363,6 +371,8 @@ export class WasmVm {
     this.#slots[slot] = undefined;
     this.#freeSlots.push(slot);
     this.#live--;
+    // The context is gone: so are the calls it made (Envoy's ~Context cancels them).
+    if (this.httpCalls.size !== 0) this.httpCalls.cancelOwnedBy(id);
   }
 
   /** The stream of a context id, for proxy_set_effective_context; undefined when unknown. */
@@ -427,6 +437,7 @@ export class WasmVm {
     } catch (err) {
       this.failed = describeGuestError(err) + this.#lastLog();
       this.failedKind = faultKind(err, this.lastErrorLog, memoryAtCap(this));
+      if (this.httpCalls.size !== 0) this.httpCalls.cancelAll();
       if (err instanceof DeadlineExceeded)
         this.spec.logger.error(
           {
@@ -482,6 +493,46 @@ export class WasmVm {
       };
     }
     return this.#queueTarget;
+  }
+
+  /**
+   * Calls a root-context callback with four arguments after the context id
+   * (proxy_on_http_call_response): as call(), under the same cpu_ms budget; the streams it acted on
+   * (set_effective_context + continue_stream / send_local_response) act once it has returned.
+   */
+  callRoot(fn: GuestFn, phase: Phase, a: number, b: number, c: number, d: number): void {
+    this.#currentSlot = -1;
+    const id = this.rootId;
+    this.currentId = id;
+    this.phase = phase;
+    const timed = this.budget.begin(CALLBACK_NAMES[phase], this.spec.limits.cpuMs);
+    const act = activity;
+    act[FILTER] = this.#filterIndex;
+    act[CALLBACK] = phase;
+    act[REQUEST] = -1;
+    this.#inCall = true;
+    try {
+      (fn as (...args: number[]) => unknown)(id, a, b, c, d);
+    } catch (err) {
+      this.failed = describeGuestError(err) + this.#lastLog();
+      this.failedKind = faultKind(err, this.lastErrorLog, memoryAtCap(this));
+      this.httpCalls.cancelAll();
+      if (err instanceof DeadlineExceeded)
+        this.spec.logger.error(
+          { code: 'OUTRIGGER_FILTER_DEADLINE', callback: err.callback, reqId: null, budgetMs: err.budgetMs, elapsedMs: Math.round(err.elapsedMs) },
+          `filter stopped: ${err.message} (limits.cpu_ms); its instance is replaced`,
+        );
+      throw err;
+    } finally {
+      if (timed) this.budget.end();
+      act[FILTER] = -1;
+      act[CALLBACK] = Phase.None;
+      this.#currentSlot = -1;
+      this.currentId = 0;
+      this.phase = Phase.None;
+      this.#inCall = false;
+      if (this.#touched !== null || this.#deferred !== null) this.#runAfterCall(null);
+    }
   }
 
   /** proxy_set_tick_period_milliseconds: 0 stops the timer. */
@@ -542,6 +593,10 @@ export class WasmVm {
     this.setTickPeriod(0);
     this.onTick = null;
     this.onQueueReady = null;
+    // No callback into a dead instance; the calls' sockets go back to their pools.
+    this.httpCalls.cancelAll();
+    this.onHttpCallResponse = null;
+    this.fnHttpCallResponse = null;
     this.#exports = {};
     this.#slots.length = 0;
     this.#live = 0;

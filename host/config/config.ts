@@ -4,6 +4,7 @@
 import type { FilterLimits } from '../abi/wasm-vm.js';
 import type { BreakerConfig } from '../abi/crash-breaker.js';
 import type { FailurePolicy } from '../chain/filter-instance.js';
+import type { ClusterConfig } from './clusters-config.js';
 
 export type LogLevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
@@ -72,4 +73,6 @@ export interface OutriggerConfig {
   watchdogMs: number;
   /** Time every Nth filter callback for /metrics (1: all, 0: none). */
   callbackTimingSample: number;
+  /** `clusters:`: named upstreams for proxy_http_call (clusters-config.ts). */
+  clusters: ClusterConfig[];
 }

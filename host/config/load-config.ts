@@ -29,6 +29,7 @@ import {
   DEFAULT_WATCHDOG_MS,
 } from '../limits.js';
 import type { FilterLimits } from '../abi/wasm-vm.js';
+import { parseClusters } from './clusters-config.js';
 import type { FilterConfig, ListenAddress, LogLevelName, OutriggerConfig } from './config.js';
 
 const TOP_KEYS = [
@@ -55,6 +56,7 @@ const TOP_KEYS = [
   'breaker',
   'watchdog_ms',
   'callback_timing_sample',
+  'clusters',
 ] as const;
 const LIMIT_KEYS = ['cpu_ms', 'start_ms', 'memory_mb'] as const;
 /** wasm32 linear memory ends at 4 GiB. */
@@ -425,6 +427,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     upstreamQueueTimeoutMs: positiveInt(c.upstream_queue_timeout_ms, 'upstream_queue_timeout_ms', p, DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS),
     watchdogMs: nonNegativeInt(c.watchdog_ms, 'watchdog_ms', p, DEFAULT_WATCHDOG_MS, 'turns the watchdog off'),
     callbackTimingSample: wholeNumber(c.callback_timing_sample, 'callback_timing_sample', p, DEFAULT_CALLBACK_TIMING_SAMPLE),
+    clusters: parseClusters(c.clusters, p, baseDir),
   };
   if (p.list.length)
     throw new OutriggerError(

@@ -5,6 +5,7 @@
 
 import type { Logger } from 'pino';
 import { MetricRegistry } from '../abi/filter-metrics.js';
+import type { HttpCallDispatcher } from '../abi/http-call-dispatcher.js';
 import { SharedData } from '../abi/shared-data.js';
 import { SharedQueues } from '../abi/shared-queues.js';
 import type { WasmFilter } from '../abi/wasm-filter.js';
@@ -77,6 +78,8 @@ export class FilterManager {
   readonly sharedData = new SharedData();
   /** Shared queues likewise: a hot-swapped filter re-registering a name gets its pending items. */
   readonly sharedQueues = new SharedQueues();
+  /** Who answers proxy_http_call: the proxy's clusters (set by server.ts before the first apply). */
+  httpCalls: HttpCallDispatcher | undefined = undefined;
   #current: Generation;
   #nextGeneration = 1;
   #slots = new Map<string, FilterSlot>();

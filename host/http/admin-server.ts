@@ -8,6 +8,7 @@ import { type FilterManager, shownState } from '../filters/filter-manager.js';
 import type { ReloadResult } from '../filters/reloader.js';
 import { readinessProblems } from './readiness.js';
 import { buildMetrics } from './metrics.js';
+import type { ClusterRegistry } from './clusters.js';
 
 export interface AdminDeps {
   logger: Logger;
@@ -23,6 +24,8 @@ export interface AdminDeps {
   stats: () => Record<string, number>;
   /** Callback latencies for /metrics (null: not kept). */
   timings?: CallbackTimings | null;
+  /** The `clusters:` pools, for their call counts on /metrics. */
+  clusters?: ClusterRegistry | null;
 }
 
 export function buildAdminServer(deps: AdminDeps): FastifyInstance {
@@ -78,7 +81,7 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     return result;
   });
 
-  const metrics = buildMetrics({ manager: deps.manager, stats: deps.stats, timings: deps.timings ?? null });
+  const metrics = buildMetrics({ manager: deps.manager, stats: deps.stats, timings: deps.timings ?? null, clusters: deps.clusters ?? null });
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.contentType);
     return metrics.text();

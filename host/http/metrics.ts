@@ -10,11 +10,14 @@ import { CALLBACK_BUCKETS, CALLBACK_KINDS, type CallbackTimings } from '../chain
 import { FAULT_KINDS } from '../chain/filter-instance.js';
 import { type FilterManager, shownState } from '../filters/filter-manager.js';
 import { rejectionCounts } from './rejections.js';
+import { HTTP_CALL_OUTCOMES, type ClusterRegistry } from './clusters.js';
 
 export interface MetricsDeps {
   manager: FilterManager;
   stats: () => Record<string, number>;
   timings: CallbackTimings | null;
+  /** The `clusters:` pools (null: none kept). */
+  clusters?: ClusterRegistry | null;
 }
 
 /** Every state a filter can be in on /metrics (outrigger_filter_state): the manager's, then the instance's. */
@@ -202,6 +205,23 @@ export function buildMetrics(deps: MetricsDeps): Metrics {
       for (const [reason, n] of rejectionCounts()) e({ reason }, n);
     },
   );
+
+  // Filters' outbound calls (proxy_http_call) to `clusters:`.
+  const clusters = deps.clusters ?? null;
+  if (clusters !== null) {
+    readCounter(
+      reg,
+      'outrigger_http_calls_total',
+      'proxy_http_call calls sent to a cluster, by outcome: success (a response, any status), timeout, refused, reset, too_large (response body over the cap), cancelled (the calling request or instance went away).',
+      ['cluster', 'outcome'],
+      (e) => {
+        for (const [cluster, st] of clusters.stats()) for (const outcome of HTTP_CALL_OUTCOMES) e({ cluster, outcome }, st.outcomes[outcome]);
+      },
+    );
+    readGauge(reg, 'outrigger_http_calls_in_flight', 'proxy_http_call calls waiting for their response, by cluster.', ['cluster'], (e) => {
+      for (const [cluster, st] of clusters.stats()) e({ cluster }, st.inFlight);
+    });
+  }
 
   return { registry: reg, contentType: reg.contentType, text: () => reg.metrics() };
 }

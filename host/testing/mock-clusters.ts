@@ -1,8 +1,9 @@
 // Clusters a test answers itself: the harness's HttpCallDispatcher. Each cluster is a function from
 // the call a filter made to the response it gets; every call is recorded so a test can assert on
-// what the filter sent. proxy_http_call itself arrives with issue 13 and dispatches through this.
+// what the filter sent. proxy_http_call (host/abi/http-calls.ts) dispatches through this exactly as
+// it does through the proxy's real clusters (host/http/clusters.ts).
 
-import type { HttpCallDispatcher, HttpCallRequest, HttpCallResponse } from '../abi/http-call-dispatcher.js';
+import { HttpCallFailure, type HttpCallDispatcher, type HttpCallRequest, type HttpCallResponse } from '../abi/http-call-dispatcher.js';
 import { flatToObject, toFlat, type HeadersInit } from './headers.js';
 
 export interface MockCall {
@@ -20,6 +21,8 @@ export interface MockResponse {
   headers?: HeadersInit;
   body?: string | Buffer;
   trailers?: HeadersInit;
+  /** Answer as a failed call instead (the filter sees zero headers): what a real cluster does on a timeout, refusal or reset. */
+  fail?: 'timeout' | 'refused' | 'reset';
 }
 
 export type MockCluster = (call: MockCall) => MockResponse | Promise<MockResponse>;
@@ -31,6 +34,10 @@ export class MockClusters implements HttpCallDispatcher {
 
   constructor(clusters: Record<string, MockCluster | MockResponse> = {}) {
     this.#clusters = new Map(Object.entries(clusters).map(([k, v]) => [k, typeof v === 'function' ? v : () => v]));
+  }
+
+  refusal(cluster: string): string | null {
+    return this.#clusters.has(cluster) ? null : `no mocked cluster "${cluster}" (pass it in loadFilter's clusters option)`;
   }
 
   async dispatch(req: HttpCallRequest): Promise<HttpCallResponse> {
@@ -50,8 +57,10 @@ export class MockClusters implements HttpCallDispatcher {
     };
     this.calls.push(call);
     const answer = this.#clusters.get(req.cluster);
-    if (!answer) throw new Error(`no mocked cluster "${req.cluster}" (pass it in loadFilter's clusters option)`);
+    if (!answer) throw new Error(this.refusal(req.cluster)!);
     const r = await answer(call);
+    if (req.signal?.aborted) throw new HttpCallFailure('cancelled', 'the call was cancelled');
+    if (r.fail) throw new HttpCallFailure(r.fail, `mocked ${r.fail}`);
     return {
       headers: [':status', String(r.status ?? 200), ...toFlat(r.headers)],
       body: Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body ?? ''),

@@ -11,6 +11,7 @@ import { HttpContext } from "./http-context";
 import { getPropertyString } from "./properties";
 import { log } from "./log";
 import { ContextTable } from "./context-table";
+import { deliverHttpCallResponse, forgetHttpCalls } from "./http-call";
 
 /** Makes the root context of a plugin: `(contextId) => new MyRoot(contextId)`. */
 export type RootContextFactory = (contextId: u32) => RootContext;
@@ -149,6 +150,8 @@ export function onQueueReady(rootContextId: u32, queueId: u32): void {
 export function onHttpCallResponse(rootContextId: u32, token: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
   const root = getRootContext(rootContextId);
   if (root === null) return unknown("proxy_on_http_call_response", rootContextId);
+  // A call made with httpCall() goes to its handler; any other to the root's own override.
+  if (deliverHttpCallResponse(token, numHeaders, bodySize, numTrailers)) return;
   root.onHttpCallResponse(token, numHeaders, bodySize, numTrailers);
 }
 
@@ -230,6 +233,7 @@ export function onDelete(contextId: u32): void {
   if (ctx !== null) {
     streams.delete(contextId);
     if (lastId == contextId) lastCtx = null;
+    forgetHttpCalls(contextId);
     ctx.onDelete();
     return;
   }

@@ -92,6 +92,7 @@ export {
   closeResponse,
 } from "./stream";
 export { getCurrentTimeNanoseconds } from "./time";
+export { HttpCallHandler, HttpCallResponse, httpCall, pendingHttpCalls } from "./http-call";
 export { toUtf8, fromUtf8 } from "./memory";
 export { JsonKind, JsonValue, parseJson } from "./json";
 
