@@ -4,7 +4,8 @@
 //  (a) test/fixtures/solo-io: a filter written with the third-party AssemblyScript SDK
 //      @solo-io/proxy-runtime, built with that folder's own pinned AssemblyScript 0.17.
 //      Runs `npm ci` there when its node_modules are missing or older than its package-lock.json,
-//      then `npm run build` -> test/fixtures/solo-io/build/solo_filter.wasm.
+//      then `npm run build` -> test/fixtures/solo-io/build/solo_filter.wasm, and assembly/auth.ts ->
+//      build/solo_auth.wasm with the same compiler and flags.
 //  (b) every test/fixtures/filters/*.ts -> test/fixtures/build/<basename>.wasm, through
 //      buildFilter(entryFile, outFile, { target }) from ./build-filters.mjs.
 //
@@ -105,8 +106,9 @@ function buildSoloIo() {
 
   const output = path.join(dir, 'build', 'solo_filter.wasm');
   const inputs = [...filesUnder(path.join(dir, 'assembly')), path.join(dir, 'package.json'), lock, stamp];
-  if (!isStale(output, inputs)) {
-    console.log(`fresh ${rel(output)}`);
+  const auth = path.join(dir, 'build', 'solo_auth.wasm');
+  if (!isStale(output, inputs) && !isStale(auth, inputs)) {
+    console.log(`fresh ${rel(output)}, ${rel(auth)}`);
     return;
   }
   npm(['run', 'build'], dir);
@@ -114,6 +116,22 @@ function buildSoloIo() {
     throw new BuildError(`npm run build in ${rel(dir)} did not produce ${rel(output)}`);
   }
   console.log(`built ${rel(output)} (${statSync(output).size} bytes, @solo-io/proxy-runtime)`);
+  // The second entry (assembly/auth.ts: proxy_http_call through that SDK), same compiler and flags.
+  const built = spawnSync(
+    process.execPath,
+    [
+      path.join(dir, 'node_modules', 'assemblyscript', 'bin', 'asc'),
+      'assembly/auth.ts',
+      '-b',
+      'build/solo_auth.wasm',
+      '--use',
+      'abort=abort_proc_exit',
+      '--optimize',
+    ],
+    { cwd: dir, stdio: 'inherit' },
+  );
+  if (built.status !== 0 || !existsSync(auth)) throw new BuildError(`asc assembly/auth.ts in ${rel(dir)} failed`);
+  console.log(`built ${rel(auth)} (${statSync(auth).size} bytes, @solo-io/proxy-runtime)`);
 }
 
 // (b) ---------------------------------------------------------------------------------------------

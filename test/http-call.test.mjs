@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { parseConfig } from '../dist/host/config/load-config.js';
 import { loadFilter } from '../dist/host/testing/index.js';
-import { FILTERS, FIXTURES, startProxy, tempDir } from './helpers/proxy.mjs';
+import { FILTERS, FIXTURES, SOLO, startProxy, tempDir } from './helpers/proxy.mjs';
 import { parseExposition as parsePrometheus } from './helpers/prometheus.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
 import { until } from './helpers/wait.mjs';
@@ -165,12 +165,13 @@ filters:
     assert.equal((await get(proxy, '/', { authorization: 'Bearer good' })).status, 200);
   });
 
-  it('a call pending across a hot swap completes on the generation that made it', T, async () => {
+  it('a call pending across a hot swap (filter and cluster pool both replaced) completes on the generation that made it', T, async () => {
     const heldBefore = auth.held.length;
     const pending = get(proxy, '/slow-path', { authorization: 'Bearer hang-swap' });
     await until(() => auth.held.length > heldBefore, 'the auth call to arrive');
-    const swap = await reload({ extra: ', headers: [authorization, cookie]' });
+    const swap = await reload({ extra: ', headers: [authorization, cookie]', authUrl: `{ url: "${auth.url}", timeout_ms: 9000 }` });
     assert.equal(swap.changed, true);
+    assert.ok(proxy.logs.some((l) => l.msg === 'clusters changed' && l.changed?.includes('auth')));
     const { res } = auth.held.at(-1);
     res.writeHead(200, { 'x-user': 'bob', 'content-length': 0 });
     res.end();
@@ -195,9 +196,10 @@ filters:
   });
 
   it('an auth service that is down fails closed; a reload that changes the cluster swaps its pool', T, async () => {
+    const seenLogs = proxy.logs.length;
     const r0 = await reload({ authUrl: `http://127.0.0.1:${await deadPort()}` });
     assert.equal(r0.error, undefined);
-    assert.ok(proxy.logs.some((l) => l.msg === 'clusters changed' && l.changed?.includes('auth')));
+    assert.ok(proxy.logs.slice(seenLogs).some((l) => l.msg === 'clusters changed' && l.changed?.includes('auth')));
     const r = await get(proxy, '/', { authorization: 'Bearer good' });
     assert.equal(r.status, 403);
     assert.equal(r.body, 'authorization service unavailable\n');
@@ -280,6 +282,46 @@ filters:
       return x.status === 200 && x;
     }, 'a fresh instance');
     assert.match(again.body, /^status=202/);
+  });
+});
+
+describe("@solo-io/proxy-runtime's httpCall (solo_auth fixture, built unmodified with that SDK)", () => {
+  let auth;
+  let upstream;
+  let proxy;
+  before(async () => {
+    auth = await startAuth();
+    upstream = await startUpstream();
+    proxy = await startProxy(
+      `
+upstream: ${upstream.url}
+filters_dir: ${SOLO}
+clusters:
+  auth: ${auth.url}
+filters:
+  - name: solo-auth
+    file: solo_auth.wasm
+    root_id: solo_auth
+    config: auth
+`,
+      { watch: false },
+    );
+  });
+  after(async () => {
+    await proxy?.close();
+    await upstream?.close();
+    await auth?.close();
+  });
+
+  it('continues on 200 and answers 403 otherwise, as in Envoy', T, async () => {
+    const ok = await get(proxy, '/in', { authorization: 'Bearer good' });
+    assert.equal(ok.status, 200);
+    assert.equal(JSON.parse(ok.body).url, '/in');
+    assert.equal(auth.seen.at(-1).url, '/check');
+    assert.equal(auth.seen.at(-1).headers.authorization, 'Bearer good');
+    const no = await get(proxy, '/in', { authorization: 'Bearer bad' });
+    assert.equal(no.status, 403);
+    assert.equal(no.body, 'not authorized\n');
   });
 });
 

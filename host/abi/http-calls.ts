@@ -85,7 +85,8 @@ export function responseView(res: HttpCallResponse | null): CallResponseView | n
 /** Logs a refused proxy_http_call once per VM and problem, with what to fix; returns `result`. */
 function refuse(vm: WasmVm, result: WasmResult, code: HttpCallLogCode, key: string, message: string): number {
   const calls = vm.httpCalls;
-  if (!calls.reported.has(key)) {
+  // Bounded: a filter sending ever-new bad header names must not grow the set without end.
+  if (!calls.reported.has(key) && calls.reported.size < 64) {
     calls.reported.add(key);
     vm.spec.logger.warn(
       { code, call: 'proxy_http_call', result: WasmResult[result] },
