@@ -32,6 +32,8 @@ type GuestFn = (...args: number[]) => number;
 
 interface Entry {
   token: number;
+  /** The root context that made the call (the one its callbacks go to). */
+  root: number;
   unary: boolean;
   stream: GrpcCallStream | null;
   /** The guest half-closed (proxy_grpc_close on a stream). */
@@ -148,7 +150,7 @@ export class GrpcCalls {
     }
     const unary = message !== null;
     const token = this.#token(unary);
-    const entry: Entry = { token, unary, stream: null, localClosed: unary, response: null };
+    const entry: Entry = { token, root: vm.rootId, unary, stream: null, localClosed: unary, response: null };
     this.#live.set(token, entry);
     entry.stream = dispatcher.start(
       {
@@ -217,10 +219,10 @@ export class GrpcCalls {
   }
 
   /** Calls a root callback; a trap is the instance's fault (WasmFilter's onRootFault), and ends every call. */
-  #call(fn: GuestFn, phase: Phase, name: string, token: number, n: number): void {
+  #call(fn: GuestFn, phase: Phase, name: string, e: Entry, n: number): void {
     const vm = this.#vm;
     try {
-      vm.call(fn, phase, null, vm.rootId, token, n);
+      vm.call(fn, phase, null, e.root, e.token, n);
     } catch (err) {
       this.cancelAll();
       vm.onRootFault?.(err, name);
@@ -241,7 +243,7 @@ export class GrpcCalls {
         fn,
         initial ? Phase.GrpcReceiveInitialMetadata : Phase.GrpcReceiveTrailingMetadata,
         initial ? 'proxy_on_grpc_receive_initial_metadata' : 'proxy_on_grpc_receive_trailing_metadata',
-        e.token,
+        e,
         flat.length >> 1,
       );
     } finally {
@@ -255,7 +257,7 @@ export class GrpcCalls {
     if (fn === null) return;
     this.#message = new BodyBuffer(bytes.length ? [bytes] : []);
     try {
-      this.#call(fn, Phase.GrpcReceive, 'proxy_on_grpc_receive', e.token, bytes.length);
+      this.#call(fn, Phase.GrpcReceive, 'proxy_on_grpc_receive', e, bytes.length);
     } finally {
       this.#message = null;
     }
@@ -271,12 +273,12 @@ export class GrpcCalls {
     const fn = this.#guest('proxy_on_grpc_close');
     if (fn === null) return;
     const vm = this.#vm;
-    setCallStatus(vm, vm.rootId, status, message);
+    setCallStatus(vm, e.root, status, message);
     try {
-      this.#call(fn, Phase.GrpcClose, 'proxy_on_grpc_close', e.token, status);
+      this.#call(fn, Phase.GrpcClose, 'proxy_on_grpc_close', e, status);
     } finally {
       // Envoy clears the message once proxy_on_grpc_close returns; the code stays.
-      setCallStatus(vm, vm.rootId, status, '');
+      setCallStatus(vm, e.root, status, '');
     }
   }
 
