@@ -12,6 +12,7 @@ import { FilterManager } from './filters/filter-manager.js';
 import { Reloader, type ReloadResult } from './filters/reloader.js';
 import { buildAdminServer } from './http/admin-server.js';
 import { ClusterRegistry } from './http/clusters.js';
+import { Http2GrpcClusters } from './http/grpc-client.js';
 import { CallbackTimings } from './chain/callback-timings.js';
 import { startEchoUpstream } from './http/echo-upstream.js';
 import { clientErrorReply, rawReply } from './http/client-error.js';
@@ -67,10 +68,20 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
   const manager = new FilterManager(logger);
   const clusters = new ClusterRegistry(config.clusters, config.connectTimeoutMs);
   manager.httpCalls = clusters;
+  // gRPC calls use the same clusters (read at each call, so a reload applies), over HTTP/2.
+  const grpcClusters = new Http2GrpcClusters(
+    (name) => {
+      const c = clusters.get(name);
+      return c && { url: c.url, timeoutMs: c.timeoutMs };
+    },
+    { logger, connectTimeoutMs: config.connectTimeoutMs },
+  );
+  manager.grpcCalls = grpcClusters;
   try {
     await manager.apply(config, { strict: true });
   } catch (err) {
     echo?.close();
+    grpcClusters.close();
     await clusters.close();
     throw err;
   }
@@ -208,6 +219,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     echo?.close();
     manager.close();
     await env.upstream.destroy();
+    grpcClusters.close();
     await clusters.close();
     throw err;
   }
@@ -249,6 +261,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         await env.upstream.close();
         echo?.close();
         manager.close();
+        grpcClusters.close();
         await clusters.close();
         logger.info('shut down');
       })();

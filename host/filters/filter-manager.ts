@@ -5,6 +5,7 @@
 
 import type { Logger } from 'pino';
 import { MetricRegistry } from '../abi/filter-metrics.js';
+import type { GrpcCallDispatcher } from '../abi/grpc-call-dispatcher.js';
 import type { HttpCallDispatcher } from '../abi/http-call-dispatcher.js';
 import { SharedData } from '../abi/shared-data.js';
 import { SharedQueues } from '../abi/shared-queues.js';
@@ -80,6 +81,8 @@ export class FilterManager {
   readonly sharedQueues = new SharedQueues();
   /** Who answers proxy_http_call: the proxy's clusters (set by server.ts before the first apply). */
   httpCalls: HttpCallDispatcher | undefined = undefined;
+  /** Who carries proxy_grpc_call / _stream: the proxy's HTTP/2 transport over the same clusters (server.ts). */
+  grpcCalls: GrpcCallDispatcher | undefined = undefined;
   #current: Generation;
   #nextGeneration = 1;
   #slots = new Map<string, FilterSlot>();

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { AbiVersion } from '../../abi/functions.js';
 import { detectAbiVersion } from '../abi/abi-version.js';
 import type { MetricRegistry } from '../abi/filter-metrics.js';
+import type { GrpcCallDispatcher } from '../abi/grpc-call-dispatcher.js';
 import type { HttpCallDispatcher } from '../abi/http-call-dispatcher.js';
 import type { SharedData } from '../abi/shared-data.js';
 import type { SharedQueues } from '../abi/shared-queues.js';
@@ -85,7 +86,7 @@ export function startFilter(
   compiled: CompiledModule,
   entry: FilterConfig,
   logger: Logger,
-  shared: { metrics: MetricRegistry; sharedData: SharedData; sharedQueues: SharedQueues; httpCalls?: HttpCallDispatcher },
+  shared: { metrics: MetricRegistry; sharedData: SharedData; sharedQueues: SharedQueues; httpCalls?: HttpCallDispatcher; grpcCalls?: GrpcCallDispatcher },
   /** A `services:` entry: root context only (no HTTP context probe; breaker trials on a timer). */
   rootOnly = false,
 ): WasmFilter {
@@ -104,6 +105,7 @@ export function startFilter(
       sharedData: shared.sharedData,
       sharedQueues: shared.sharedQueues,
       httpCalls: shared.httpCalls,
+      grpcCalls: shared.grpcCalls,
       limits: entry.limits,
       strictImports: entry.strictImports,
       debug: entry.debug,
