@@ -21,4 +21,6 @@ export const CALLBACK_NAMES = [
   'proxy_on_grpc_receive_trailing_metadata',
   'proxy_on_grpc_close',
   'proxy_on_http_call_response',
+  'proxy_on_request_trailers',
+  'proxy_on_response_trailers',
 ] as const;

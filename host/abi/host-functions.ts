@@ -15,6 +15,7 @@ import { parsePairs, serializePairs } from './pairs.js';
 import { proxyHttpCall } from './http-calls.js';
 import { getProperty, propertyPathParts } from './properties.js';
 import { sharedQueueFunctions } from './shared-queue-functions.js';
+import { isTrailerMap, readTrailers, writableTrailers } from './trailer-maps.js';
 import { Phase, type WasmVm } from './wasm-vm.js';
 
 type HostFn = (...args: number[]) => number;
@@ -44,6 +45,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     if (s === null) return undefined;
     if (type === MapType.HttpRequestHeaders) return s.requestHeaders;
     if (type === MapType.HttpResponseHeaders) return s.responseHeaders;
+    if (isTrailerMap(type)) return readTrailers(s, type);
     return null;
   }
 
@@ -62,6 +64,10 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
   function writableMap(type: number): HeaderMap | number {
     if (type > MapType.HttpCallResponseTrailers || type < 0) return WasmResult.BadArgument;
     if (vm.phase === Phase.Log) return WasmResult.BadArgument;
+    if (isTrailerMap(type)) {
+      const s = vm.current;
+      return (s && writableTrailers(s, type)) ?? WasmResult.BadArgument;
+    }
     const m = mapFor(type);
     return m ? m : WasmResult.BadArgument;
   }

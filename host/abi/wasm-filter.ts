@@ -85,6 +85,8 @@ export class WasmFilter implements FilterInstance {
       requestBody: vm.fnRequestBody !== null,
       responseHeaders: vm.fnResponseHeaders !== null,
       responseBody: vm.fnResponseBody !== null,
+      requestTrailers: vm.fnRequestTrailers !== null,
+      responseTrailers: vm.fnResponseTrailers !== null,
     };
   }
 
@@ -450,6 +452,18 @@ export class WasmFilter implements FilterInstance {
     const h = handle as Handle;
     const vm = this.#ready(h, stream);
     return this.#invoke(h, vm, vm.fnResponseBody, Phase.ResponseBody, 'proxy_on_response_body', stream, size, endOfStream ? 1 : 0);
+  }
+
+  requestTrailers(handle: unknown, stream: HttpStream): number {
+    const h = handle as Handle;
+    const vm = this.#ready(h, stream);
+    return this.#invoke(h, vm, vm.fnRequestTrailers, Phase.RequestTrailers, 'proxy_on_request_trailers', stream, stream.requestTrailers?.count ?? 0, 0);
+  }
+
+  responseTrailers(handle: unknown, stream: HttpStream): number {
+    const h = handle as Handle;
+    const vm = this.#ready(h, stream);
+    return this.#invoke(h, vm, vm.fnResponseTrailers, Phase.ResponseTrailers, 'proxy_on_response_trailers', stream, stream.responseTrailers?.count ?? 0, 0);
   }
 
   /** on_log, on_done, on_delete, unless the instance died; always ends the context's claim on its VM. */

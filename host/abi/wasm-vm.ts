@@ -83,6 +83,8 @@ export const enum Phase {
   GrpcReceiveTrailingMetadata,
   GrpcClose,
   HttpCallResponse,
+  RequestTrailers,
+  ResponseTrailers,
 }
 
 type GuestFn = (...args: number[]) => number;
@@ -166,6 +168,8 @@ export class WasmVm {
   fnRequestBody: GuestFn | null = null;
   fnResponseHeaders: GuestFn | null = null;
   fnResponseBody: GuestFn | null = null;
+  fnRequestTrailers: GuestFn | null = null;
+  fnResponseTrailers: GuestFn | null = null;
   fnLog: GuestFn | null = null;
   fnDone: GuestFn | null = null;
   fnDelete: GuestFn | null = null;
@@ -242,6 +246,8 @@ export class WasmVm {
     this.fnRequestBody = fn('proxy_on_request_body');
     this.fnResponseHeaders = fn('proxy_on_response_headers');
     this.fnResponseBody = fn('proxy_on_response_body');
+    this.fnRequestTrailers = fn('proxy_on_request_trailers');
+    this.fnResponseTrailers = fn('proxy_on_response_trailers');
     this.fnLog = fn('proxy_on_log');
     this.fnDone = fn('proxy_on_done');
     this.fnDelete = fn('proxy_on_delete');
@@ -604,6 +610,7 @@ export class WasmVm {
     this.#alloc = null;
     this.fnCreate = this.fnRequestHeaders = this.fnRequestBody = this.fnResponseHeaders = null;
     this.fnResponseBody = this.fnLog = this.fnDone = this.fnDelete = this.fnTick = this.fnQueueReady = null;
+    this.fnRequestTrailers = this.fnResponseTrailers = null;
   }
 }
 

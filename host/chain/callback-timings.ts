@@ -21,7 +21,7 @@
 import type { FilterInstance } from './filter-instance.js';
 
 /** What the chain calls a filter for: label `callback` on the histogram. */
-export const CALLBACK_KINDS = ['context_create', 'request_headers', 'request_body', 'response_headers', 'response_body', 'log'] as const;
+export const CALLBACK_KINDS = ['context_create', 'request_headers', 'request_body', 'response_headers', 'response_body', 'log', 'request_trailers', 'response_trailers'] as const;
 export type CallbackKind = (typeof CALLBACK_KINDS)[number];
 export const enum Callback {
   ContextCreate = 0,
@@ -31,6 +31,8 @@ export const enum Callback {
   ResponseBody = 4,
   /** proxy_on_log, proxy_on_done and proxy_on_delete, which the chain makes in one call. */
   Log = 5,
+  RequestTrailers = 6,
+  ResponseTrailers = 7,
 }
 
 /**

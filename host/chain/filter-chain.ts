@@ -10,7 +10,7 @@ import { Callback, type CallbackTimings, type FilterTimings } from './callback-t
 import type { ChainBatch } from './chain-batch.js';
 import { HeaderMap } from './header-map.js';
 import { FilterFault, type FilterInstance } from './filter-instance.js';
-import { FilterDataStatus, FilterHeadersStatus } from '../../abi/enums.js';
+import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus } from '../../abi/enums.js';
 import type { HttpStream } from './http-stream.js';
 import { StreamDirection, type LocalReply, type StreamActor } from './stream-actions.js';
 
@@ -20,6 +20,12 @@ export interface ChainSink {
   requestData(body: BodyBuffer, endOfStream: boolean): void;
   responseHeaders(): void;
   responseData(body: BodyBuffer, endOfStream: boolean): void;
+  /**
+   * The message's trailers (stream.requestTrailers / responseTrailers) passed every filter: they end
+   * it (the last data had no end_of_stream). Optional: a sink without them gets an empty end of stream.
+   */
+  requestTrailers?(): void;
+  responseTrailers?(): void;
   /** A filter failed closed or a buffer overflowed: send this as is instead of the upstream's response. */
   localReply(reply: LocalReply): void;
   /**
@@ -73,6 +79,12 @@ class Direction {
   /** Whether the held body already ends the stream (a filter stopped at end_of_stream). */
   bodyEos = false;
   ended = false;
+  /** Trailers that arrived before the headers passed: run once the held body has gone on. */
+  trailersHeld: HeaderMap | null = null;
+  /** Position of the filter holding the trailers (a StopIteration from its trailers callback), or -1. */
+  trailersPausedAt = -1;
+  /** Position of the filter that created trailers in its end-of-stream body callback, or -1 (see #runBody). */
+  trailersCreatedAt = -1;
   /** First position that takes part: a local reply goes back only through the filters that saw the request. */
   first = 0;
 
@@ -218,6 +230,16 @@ export class FilterChain implements StreamActor {
     this.#data(this.#res, chunk, endOfStream);
   }
 
+  /** The request's trailers arrived (a map of their own, lower-case names): they end the request. */
+  requestTrailers(trailers: HeaderMap): void {
+    this.#trailers(this.#req, trailers);
+  }
+
+  /** The upstream response's trailers arrived: they end the response. */
+  responseTrailers(trailers: HeaderMap): void {
+    this.#trailers(this.#res, trailers);
+  }
+
   /** The request is over (completed, reset or abandoned): on_log, on_done, on_delete for every context. */
   close(): void {
     if (this.#closed) return;
@@ -286,16 +308,21 @@ export class FilterChain implements StreamActor {
     if (isReq) this.#sink.requestHeaders();
     else this.#sink.responseHeaders();
     if (this.#stopped) return;
-    if (dir.held === null && !dir.heldEos) return;
-    const held = dir.held ?? new BodyBuffer();
-    dir.held = null;
-    if (dir.heldByFilter) {
-      this.#runBody(dir, dir.first, held, dir.heldEos);
-      return;
+    if (dir.held !== null || dir.heldEos) {
+      const held = dir.held ?? new BodyBuffer();
+      dir.held = null;
+      if (dir.heldByFilter) this.#runBody(dir, dir.first, held, dir.heldEos);
+      else {
+        const chunks = held.chunks;
+        if (chunks.length === 0) this.#data(dir, EMPTY, dir.heldEos);
+        for (let j = 0; j < chunks.length && !this.#stopped; j++) this.#data(dir, chunks[j], dir.heldEos && j === chunks.length - 1);
+      }
     }
-    const chunks = held.chunks;
-    if (chunks.length === 0) this.#data(dir, EMPTY, dir.heldEos);
-    for (let j = 0; j < chunks.length && !this.#stopped; j++) this.#data(dir, chunks[j], dir.heldEos && j === chunks.length - 1);
+    const trailers = dir.trailersHeld;
+    if (trailers !== null && !this.#stopped) {
+      dir.trailersHeld = null;
+      this.#trailers(dir, trailers);
+    }
   }
 
   #data(dir: Direction, chunk: Buffer, endOfStream: boolean): void {
@@ -324,6 +351,7 @@ export class FilterChain implements StreamActor {
   #runBody(dir: Direction, from: number, body: BodyBuffer, endOfStream: boolean): void {
     const order = dir.order;
     const isReq = dir === this.#req;
+    const s = this.#stream;
     for (let k = from; k < order.length; k++) {
       const i = order[k];
       if (this.#skip?.[i]) continue;
@@ -331,17 +359,27 @@ export class FilterChain implements StreamActor {
       if (!(isReq ? f.hooks.requestBody : f.hooks.responseBody)) continue;
       let status: number;
       // Readable and writable in the callback, and while held at a filter (from a tick, say).
-      if (isReq) this.#stream.requestBody = body;
-      else this.#stream.responseBody = body;
+      if (isReq) s.requestBody = body;
+      else s.responseBody = body;
+      // The last body callback of a message without trailers may create them (trailer-maps.ts).
+      const creatable = endOfStream && (isReq ? s.requestTrailers : s.responseTrailers) === null;
+      if (creatable) s.trailersCreatable |= dir.bit;
       const t0 = this.#timings === null ? -1 : this.#timings.begin();
       try {
-        status = isReq
-          ? f.requestBody(this.#handles[i], this.#stream, body.length, endOfStream)
-          : f.responseBody(this.#handles[i], this.#stream, body.length, endOfStream);
+        status = isReq ? f.requestBody(this.#handles[i], s, body.length, endOfStream) : f.responseBody(this.#handles[i], s, body.length, endOfStream);
       } catch (err) {
+        s.trailersCreatable = 0;
         if (t0 >= 0) this.#timed(i, isReq ? Callback.RequestBody : Callback.ResponseBody, t0);
         if (!this.#fault(i, err)) return;
         continue;
+      }
+      if (creatable) {
+        s.trailersCreatable = 0;
+        if ((isReq ? s.requestTrailers : s.responseTrailers) !== null) {
+          // As Envoy: the filters after this one see the body without end_of_stream, then the trailers.
+          endOfStream = false;
+          dir.trailersCreatedAt = k;
+        }
       }
       if (t0 >= 0) this.#timed(i, isReq ? Callback.RequestBody : Callback.ResponseBody, t0);
       if (this.#afterCallback(dir, k)) return;
@@ -354,14 +392,91 @@ export class FilterChain implements StreamActor {
         dir.bodyEos = endOfStream;
         if (endOfStream) this.#armHoldTimer(i);
         this.#checkCap(dir, body);
+        // Created trailers follow the body at once: they meet this filter in its trailers callback.
+        if (dir.trailersCreatedAt >= 0 && dir.trailersCreatedAt < k) this.#runCreatedTrailers(dir);
         return;
       }
     }
     if (endOfStream) dir.ended = true;
-    if (isReq) this.#stream.requestBody = null;
-    else this.#stream.responseBody = null;
+    if (isReq) s.requestBody = null;
+    else s.responseBody = null;
     if (isReq) this.#sink.requestData(body, endOfStream);
     else this.#sink.responseData(body, endOfStream);
+    if (dir.trailersCreatedAt >= 0 && !this.#stopped) this.#runCreatedTrailers(dir);
+  }
+
+  // ---- trailers ----------------------------------------------------------------------------------
+  // As Envoy's filter manager: trailers go through the filters in the direction's order, each filter's
+  // callback after it has let all the body through. A filter still holding body data (it stopped a
+  // body callback without end_of_stream) gets the trailers callback first; when it continues, what it
+  // held goes on (without end_of_stream) and then the trailers. The trailers callback may stop
+  // (FilterTrailersStatus StopIteration, or any value above 1) until proxy_continue_stream.
+
+  #trailers(dir: Direction, map: HeaderMap): void {
+    if (this.#stopped || dir.ended) return;
+    if (!dir.headersDone) {
+      // After the headers pass, and the body that waited with them (#headersPassed); not readable before.
+      dir.trailersHeld = map;
+      return;
+    }
+    if (dir === this.#req) this.#stream.requestTrailers = map;
+    else this.#stream.responseTrailers = map;
+    this.#runTrailers(dir, dir.first);
+  }
+
+  #runCreatedTrailers(dir: Direction): void {
+    const from = dir.trailersCreatedAt + 1;
+    dir.trailersCreatedAt = -1;
+    this.#runTrailers(dir, from);
+  }
+
+  #runTrailers(dir: Direction, from: number): void {
+    const order = dir.order;
+    const isReq = dir === this.#req;
+    for (let k = from; k < order.length; k++) {
+      const i = order[k];
+      const f = this.#filters[i];
+      if (!this.#skip?.[i] && (isReq ? f.hooks.requestTrailers : f.hooks.responseTrailers)) {
+        let status: number;
+        const t0 = this.#timings === null ? -1 : this.#timings.begin();
+        try {
+          status = (isReq ? f.requestTrailers?.(this.#handles[i], this.#stream) : f.responseTrailers?.(this.#handles[i], this.#stream)) ?? 0;
+        } catch (err) {
+          if (t0 >= 0) this.#timed(i, isReq ? Callback.RequestTrailers : Callback.ResponseTrailers, t0);
+          if (!this.#fault(i, err)) return;
+          status = 0;
+        }
+        if (t0 >= 0) this.#timed(i, isReq ? Callback.RequestTrailers : Callback.ResponseTrailers, t0);
+        if (this.#afterCallback(dir, k)) return;
+        if (status !== FilterTrailersStatus.Continue && !this.#stream.actions.takeResume(dir.bit)) {
+          dir.trailersPausedAt = k;
+          this.#armHoldTimer(i);
+          return;
+        }
+      }
+      if (dir.bodyPausedAt === k && !this.#releaseBody(dir)) return;
+    }
+    dir.ended = true;
+    const s = this.#stream;
+    if (isReq) s.requestBody = null;
+    else s.responseBody = null;
+    const sink = this.#sink;
+    if (isReq) {
+      if (sink.requestTrailers) sink.requestTrailers();
+      else sink.requestData(new BodyBuffer(), true);
+    } else if (sink.responseTrailers) sink.responseTrailers();
+    else sink.responseData(new BodyBuffer(), true);
+  }
+
+  /** The trailers passed the filter holding body data: what it held goes on, not as the end of the stream. */
+  #releaseBody(dir: Direction): boolean {
+    const k = dir.bodyPausedAt;
+    const body = dir.body ?? new BodyBuffer();
+    dir.bodyPausedAt = -1;
+    dir.body = null;
+    this.#clearHoldTimer();
+    this.#runBody(dir, k + 1, body, false);
+    return !this.#stopped;
   }
 
   /** Carries out what the filter asked for during its callback. True when filtering must stop here. */
@@ -440,7 +555,7 @@ export class FilterChain implements StreamActor {
     if (a.ending) {
       // A reply to a request still held by a filter goes back through the chain from that filter.
       const req = this.#req;
-      const k = req.headersPausedAt >= 0 ? req.headersPausedAt : req.bodyPausedAt;
+      const k = req.headersPausedAt >= 0 ? req.headersPausedAt : req.bodyPausedAt >= 0 ? req.bodyPausedAt : req.trailersPausedAt;
       if (a.hasReply && k >= 0 && !this.#res.headersDone) this.#afterCallback(req, k);
       else this.#afterCallback(this.#res, -1);
       return;
@@ -457,7 +572,12 @@ export class FilterChain implements StreamActor {
   private resume(dir: Direction): void {
     if (this.#stopped) return;
     this.#clearHoldTimer();
-    if (dir.headersPausedAt >= 0) {
+    if (dir.trailersPausedAt >= 0) {
+      const k = dir.trailersPausedAt;
+      dir.trailersPausedAt = -1;
+      if (dir.bodyPausedAt === k && !this.#releaseBody(dir)) return;
+      this.#runTrailers(dir, k + 1);
+    } else if (dir.headersPausedAt >= 0) {
       const k = dir.headersPausedAt;
       dir.headersPausedAt = -1;
       this.#runHeaders(dir, k + 1);
@@ -476,7 +596,10 @@ export class FilterChain implements StreamActor {
    */
   #faultWhilePaused(i: number, error: Error): void {
     if (i < 0 || this.#skip?.[i]) return;
-    const pausedHere = (d: Direction) => (d.headersPausedAt >= 0 && d.order[d.headersPausedAt] === i) || (d.bodyPausedAt >= 0 && d.order[d.bodyPausedAt] === i);
+    const pausedHere = (d: Direction) =>
+      (d.headersPausedAt >= 0 && d.order[d.headersPausedAt] === i) ||
+      (d.bodyPausedAt >= 0 && d.order[d.bodyPausedAt] === i) ||
+      (d.trailersPausedAt >= 0 && d.order[d.trailersPausedAt] === i);
     const paused = [this.#req, this.#res].filter(pausedHere);
     if (paused.length === 0) return; // its next callback will fail and apply the policy then
     if (!this.#fault(i, error)) return;

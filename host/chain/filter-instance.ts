@@ -48,6 +48,9 @@ export interface FilterHooks {
   requestBody: boolean;
   responseHeaders: boolean;
   responseBody: boolean;
+  /** proxy_on_request_trailers / proxy_on_response_trailers (optional: absent means none). */
+  requestTrailers?: boolean;
+  responseTrailers?: boolean;
 }
 
 /**
@@ -64,6 +67,9 @@ export interface FilterInstance {
   requestBody(handle: unknown, stream: HttpStream, size: number, endOfStream: boolean): number;
   responseHeaders(handle: unknown, stream: HttpStream, endOfStream: boolean): number;
   responseBody(handle: unknown, stream: HttpStream, size: number, endOfStream: boolean): number;
+  /** Only called when `hooks.requestTrailers` / `hooks.responseTrailers` is true; the map is on the stream. */
+  requestTrailers?(handle: unknown, stream: HttpStream): number;
+  responseTrailers?(handle: unknown, stream: HttpStream): number;
   /** on_log, on_done, on_delete: the request is over. Never throws. */
   close(handle: unknown, stream: HttpStream): void;
 }

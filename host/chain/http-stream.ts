@@ -26,6 +26,15 @@ export class HttpStream {
   readonly connection: ConnectionInfo;
   requestHeaders: HeaderMap;
   responseHeaders: HeaderMap | null = null;
+  /**
+   * Each message's trailers, null while it has none (none yet, or none at all): filters then read an
+   * empty map (host/abi trailer-maps.ts). Set by the plumbing when trailers arrive, or by a filter
+   * adding to the map in the last body callback of a message without them (Envoy's addDecodedTrailers).
+   */
+  requestTrailers: HeaderMap | null = null;
+  responseTrailers: HeaderMap | null = null;
+  /** Directions (bit set of StreamDirection) whose trailer map a filter may create now: set by the chain around an end-of-stream body callback. */
+  trailersCreatable = 0;
   /** Status of the response headed downstream (0 until known). */
   responseCode = 0;
   /** Body bytes readable in the current request / response body callback. */

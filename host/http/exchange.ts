@@ -22,6 +22,8 @@ import { collectEndToEnd, isHopByHop } from './hop-by-hop.js';
 import { dispatchAsterisk } from './asterisk-dispatch.js';
 import { forwardedProto, requestIdFor } from './forwarded-headers.js';
 import type { RequestTarget } from './request-target.js';
+import { dispatchWithTrailers } from './trailer-dispatch.js';
+import { declaredTrailers, trailerPairs, trailersFromRaw, trailersFromUpstream, trailersObject } from './trailers.js';
 import { dropsFramingHeader, statusHasNoBody } from './response-framing.js';
 import { OVERLOADED, upstreamFailure, type UpstreamFailure } from './upstream-failure.js';
 import { retryable } from './upstream-retry.js';
@@ -104,6 +106,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   /** A proxied upgrade (upgrade.ts): the token, the client's bytes after its head, and once the upstream said 101, its socket. */
   readonly #upgrade: ExchangeUpgrade | null;
   #upstreamSocket: Duplex | null = null;
+  /** The request's Trailer header (HTTP/1.1 chunked): such a request goes upstream by trailer-dispatch.ts. */
+  readonly #declaredTrailers: string | null;
 
   /** `target`: the request target as resolved and normalized before the filters (request-target.ts). */
   constructor(req: IncomingMessage, res: ServerResponse, gen: Generation, env: ExchangeEnv, target: RequestTarget, upgrade: ExchangeUpgrade | null = null) {
@@ -136,6 +140,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     });
     this.#stream.serial = serial;
     this.#requestEos = !requestHasBody(req);
+    this.#declaredTrailers = req.headers['transfer-encoding'] === undefined ? null : declaredTrailers(req.headers.trailer);
     this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch, env.timings ?? null);
   }
 
@@ -152,7 +157,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
         this.#chain.requestData(chunk, eosSent);
       });
       req.once('end', () => {
-        if (!eosSent) this.#chain.requestData(EMPTY, true);
+        if (eosSent) return;
+        // Trailers end the request instead of an empty end of stream (chain trailers phase).
+        const trailers = trailersFromRaw(req.rawTrailers);
+        if (trailers !== null) this.#chain.requestTrailers(trailers);
+        else this.#chain.requestData(EMPTY, true);
       });
       req.once('error', () => this.#abort(new Error('downstream request aborted')));
       watchBodyGaps(req, this.#env.clientBodyTimeoutMs ?? DEFAULT_CLIENT_BODY_TIMEOUT_MS, () => this.#bodyStalled());
@@ -213,6 +222,17 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     if (endOfStream) out.push(null);
   }
 
+  /** The request's trailers passed the filters: end the body; trailer-dispatch.ts sends them, the pool cannot. */
+  requestTrailers(): void {
+    if (this.#awaitFirstRequestData) {
+      this.#awaitFirstRequestData = false;
+      this.#dispatch(this.#makeRequestBody());
+    }
+    if (this.#declaredTrailers === null && this.#stream.requestTrailers?.count)
+      this.#env.logger.debug({ reqId: this.#stream.id }, 'request trailers not forwarded: the request did not declare them (Trailer header)');
+    this.#requestBody?.push(null);
+  }
+
   #makeRequestBody(): Readable {
     const req = this.#req;
     this.#requestBody = new Readable({ read: () => req.resume() });
@@ -250,6 +270,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     headers.push('host', authority, 'x-forwarded-proto', xfp ?? 'http');
     if (forwardedFor) headers.push('x-forwarded-for', forwardedFor);
     if (Buffer.isBuffer(body) && (body.length > 0 || method !== 'GET')) headers.push('content-length', String(body.length));
+    // A request declaring trailers keeps its declaration and chunked framing (trailer-dispatch.ts).
+    if (this.#declaredTrailers !== null && body instanceof Readable) headers.push('trailer', this.#declaredTrailers, 'transfer-encoding', 'chunked');
     this.#dispatched = true;
     const opts = {
       method,
@@ -277,6 +299,12 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
         dispatchAsterisk(
           up.target,
           { method: opts.method, headers: opts.headers as string[], body: opts.body as Buffer | Readable | null, timeoutMs: up.timeoutMs },
+          this,
+        );
+      else if (this.#declaredTrailers !== null && opts.body instanceof Readable)
+        dispatchWithTrailers(
+          up.target,
+          { method: opts.method, path: opts.path, headers: opts.headers as string[], body: opts.body, timeoutMs: up.timeoutMs, trailers: () => this.#stream.requestTrailers },
           this,
         );
       else if (fresh) up.dispatchFresh(opts, this);
@@ -406,11 +434,15 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     return !this.#downstreamBlocked;
   }
 
-  onComplete(): void {
+  onComplete(trailers?: Buffer[] | string[] | Record<string, string | string[] | undefined> | null): void {
     this.#upstreamDone = true;
     this.#releaseUpstream();
     if (this.#finished || this.#localReplying) return;
-    if (!this.#responseEosAtHeaders && !this.#responseEosSent) this.#chain.responseData(EMPTY, true);
+    if (this.#responseEosAtHeaders || this.#responseEosSent) return;
+    // Trailers end the response instead of an empty end of stream (chain trailers phase).
+    const t = trailersFromUpstream(trailers);
+    if (t !== null) this.#chain.responseTrailers(t);
+    else this.#chain.responseData(EMPTY, true);
   }
 
   onError(err: Error): void {
@@ -506,6 +538,22 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     }
   }
 
+  /**
+   * The response's trailers passed the filters: they end it. Over HTTP/1.1 node writes them after the
+   * last chunk (a response sent with content-length has no place for them: dropped, as Envoy's
+   * HTTP/1.1 codec does); over HTTP/2 they go as the trailing HEADERS frame.
+   */
+  responseTrailers(): void {
+    if (this.#responseEosAtHeaders) return;
+    if (this.#awaitFirstResponseData) {
+      this.#awaitFirstResponseData = false;
+      this.#sendResponseHeaders(-1);
+    }
+    const t = this.#stream.responseTrailers;
+    if (t !== null && t.count > 0) this.#res.addTrailers(this.#req.httpVersionMajor === 2 ? trailersObject(t) : trailerPairs(t));
+    this.#res.end();
+  }
+
   /** `exactLength` ≥ 0 when the whole body is known: content-length is set to it. */
   /** `upgraded`: the upstream's 101, sent with Connection: upgrade (filters cannot turn it into another status). */
   #sendResponseHeaders(exactLength: number, upgraded = false): void {
@@ -516,12 +564,14 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const st = Number(map.get(':status'));
     if (Number.isInteger(st) && st >= 200 && st <= 999) status = st;
     const bodyless = statusHasNoBody(status);
+    // Trailers already there (a filter created them before the headers went): chunked, so they fit.
+    const trailing = this.#stream.responseTrailers !== null && exactLength < 0;
     for (let i = 0; i < h.length; i += 2) {
       const k = h[i];
       // A filter may change :status (read above); one that is not a final HTTP status is ignored.
       if (k.charCodeAt(0) === 58) continue;
       if (bodyless && (k === 'content-length' || k === 'transfer-encoding') && dropsFramingHeader(status, k)) continue;
-      if (exactLength >= 0 && (k === 'content-length' || k === 'transfer-encoding')) continue;
+      if ((exactLength >= 0 || trailing) && (k === 'content-length' || k === 'transfer-encoding')) continue;
       if (k === 'content-length') this.#declaredLength = Number(h[i + 1]);
       out.push(k, h[i + 1]);
     }
