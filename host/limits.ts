@@ -163,3 +163,21 @@ export const MAX_HTTP_CALLS_IN_FLIGHT = 4096;
  * config or deny-list fetch fits, a runaway stream does not eat the heap.
  */
 export const MAX_HTTP_CALL_RESPONSE_BYTES = 16 * 1024 * 1024;
+/**
+ * Streams one HTTP/2 client session may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). RFC 9113
+ * §6.5.2 advises no less than 100; nginx uses 128. Each stream is a request with its filter contexts
+ * and an upstream request, so a bound per connection keeps one client from taking them all.
+ */
+export const H2_MAX_CONCURRENT_STREAMS = 100;
+/**
+ * Bytes of headers one HTTP/2 request may carry (SETTINGS_MAX_HEADER_LIST_SIZE: names, values and 32
+ * bytes per field). 16 KiB plus the per-field overhead of ~60 fields: about what node's 16 KiB cap on
+ * an HTTP/1.1 head lets through, so a request refused on one protocol is not accepted on the other.
+ */
+export const H2_MAX_HEADER_LIST_BYTES = 16 * 1024 + 2 * 1024;
+/**
+ * Streams Outrigger opens at once on one HTTP/2 upstream connection (h2c://), so up to
+ * upstream_max_connections × this requests are in flight before one queues. 100 is the usual
+ * server's SETTINGS_MAX_CONCURRENT_STREAMS (nginx 128, Envoy and node unbounded), and undici's default.
+ */
+export const H2_UPSTREAM_STREAMS_PER_CONNECTION = 100;

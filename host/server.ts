@@ -17,6 +17,7 @@ import { CallbackTimings } from './chain/callback-timings.js';
 import { startEchoUpstream } from './http/echo-upstream.js';
 import { clientErrorReply, rawReply } from './http/client-error.js';
 import { Exchange, type ExchangeEnv, type ExchangeUpgrade } from './http/exchange.js';
+import { acceptHttp2, h2HostHeaders } from './http/h2-listener.js';
 import { boundAddress, listen } from './http/listen.js';
 import { logRejection } from './http/rejection-log.js';
 import { resolveRequestTarget } from './http/request-target.js';
@@ -107,8 +108,10 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
     if (TEST_HOOKS_ENABLED) runTestHooks(req);
     stats.inFlight++;
     // One request at a time per connection (pipelining): rejections too keep their place in line.
-    const done = inTurn(req, () => {
-      const target = resolveRequestTarget(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, env.front.normalizePath);
+    // HTTP/2 streams are concurrent by design: each starts at once (h2-listener.ts).
+    const h2 = req.httpVersionMajor === 2;
+    const run = () => {
+      const target = resolveRequestTarget(req.method ?? 'GET', req.url ?? '/', h2 ? h2HostHeaders(req.rawHeaders) : req.rawHeaders, env.front.normalizePath);
       if ('status' in target) {
         logRejection(logger, req.socket, target.status, target.reason, target.message);
         const body = `${target.message}\n`;
@@ -122,16 +125,25 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         return;
       }
       new Exchange(req, res, manager.acquire(), env, target, upgrade).start();
-    });
+    };
     // A request from the 'upgrade' event owns its connection (closed after the response, or a
     // tunnel): it is in flight until the socket closes. One listener for both (a second once() on
     // the response measured ~0.19 µs a request in-process): out of flight, then the next in line.
+    let done: (() => void) | null = null;
     (fromUpgradeEvent ? req.socket : res).once('close', () => {
       if (--stats.inFlight === 0 && drained) drained();
-      done();
+      done?.();
     });
+    if (h2) run();
+    else done = inTurn(req, run);
   };
   const server = createServer(serverTimeoutOptions(config), onRequest);
+  // h2c with prior knowledge on the same port; the timeouts as reloads leave them on `server`.
+  const h2 = acceptHttp2(server, {
+    logger,
+    timeouts: () => ({ headerMs: server.headersTimeout, keepaliveMs: server.keepAliveTimeout }),
+    onRequest: (req, res) => onRequest(req, res),
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // After the responses to the requests received before the bad bytes (pipelining, in order).
     afterInFlight(socket as Socket, () => {
@@ -247,6 +259,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         logger.info({ inFlight: stats.inFlight }, 'shutting down: draining in-flight requests');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        h2.closeIdle();
         if (stats.inFlight > 0) {
           await new Promise<void>((resolve) => {
             drained = resolve;
@@ -255,6 +268,7 @@ export async function startOutrigger(config: OutriggerConfig, opts: StartOptions
         }
         if (stats.inFlight > 0) logger.warn({ inFlight: stats.inFlight }, 'drain timeout: closing remaining connections');
         server.closeAllConnections();
+        h2.destroyAll();
         for (const s of upgraded) s.destroy();
         await closed;
         await admin?.close();

@@ -30,8 +30,7 @@ function filtersDir() {
 
 const TWO = 'filters_dir: ./filters\nfilters:\n  - name: a\n    file: trailers.wasm\n    config: a\n  - name: b\n    file: trailers.wasm\n    config: b\n';
 
-const chunkedPost = (extra, trailers) =>
-  `POST /t HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n${extra}\r\n5\r\nhello\r\n0\r\n${trailers}\r\n`;
+const chunkedPost = (extra, trailers) => `POST /t HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n${extra}\r\n5\r\nhello\r\n0\r\n${trailers}\r\n`;
 
 describe('HTTP/1.1 chunked trailers through the proxy', () => {
   let up;
@@ -61,7 +60,10 @@ describe('HTTP/1.1 chunked trailers through the proxy', () => {
     assert.match(text, /^HTTP\/1\.1 200 /, text);
     assert.match(text, /transfer-encoding: chunked/i);
     assert.deepEqual(trailerLines(text), ['x-upstream-t: 1'], text);
-    const got = up.connections.slice(before).map((c) => Buffer.concat(c.received).toString('latin1')).join('');
+    const got = up.connections
+      .slice(before)
+      .map((c) => Buffer.concat(c.received).toString('latin1'))
+      .join('');
     assert.match(got, /\r\ntrailer: x-checksum\r\n/i, got);
     assert.deepEqual(trailerLines(got), ['x-checksum: abc'], got);
   });
@@ -73,7 +75,10 @@ describe('HTTP/1.1 chunked trailers through the proxy', () => {
     // The response trailers map is empty before the trailers arrive, and cannot be written then (Envoy): Ok/0/BadArgument.
     assert.match(text, /x-trailers-probe-a: 0\/0\/2\r\n/);
     assert.deepEqual(trailerLines(text), ['x-upstream-t: 1', 'x-seen-resp-trailers: x-upstream-t=1', 'x-trailer-chain: b', 'x-trailer-chain: a'], text);
-    const got = up.connections.slice(before).map((c) => Buffer.concat(c.received).toString('latin1')).join('');
+    const got = up.connections
+      .slice(before)
+      .map((c) => Buffer.concat(c.received).toString('latin1'))
+      .join('');
     assert.deepEqual(trailerLines(got), ['x-checksum: abc', 'x-seen-req-trailers: x-checksum=abc', 'x-trailer-chain: a', 'x-trailer-chain: b'], got);
     assert.equal(filtered.logs.filter((l) => /trailer maps unreadable/.test(l.msg)).length, 0);
   });
@@ -82,9 +87,16 @@ describe('HTTP/1.1 chunked trailers through the proxy', () => {
     const before = up.connections.length;
     const { text } = await rawRequest(filtered.url, chunkedPost('trailer: x-checksum\r\nx-hold-trailers: a\r\nconnection: close\r\n', 'x-checksum: abc\r\n'));
     assert.match(text, /^HTTP\/1\.1 200 /, text);
-    const got = up.connections.slice(before).map((c) => Buffer.concat(c.received).toString('latin1')).join('');
+    const got = up.connections
+      .slice(before)
+      .map((c) => Buffer.concat(c.received).toString('latin1'))
+      .join('');
     // a stopped, the tick added x-released and continued: b ran after it.
-    assert.deepEqual(trailerLines(got), ['x-checksum: abc', 'x-seen-req-trailers: x-checksum=abc', 'x-trailer-chain: a', 'x-released: a', 'x-trailer-chain: b'], got);
+    assert.deepEqual(
+      trailerLines(got),
+      ['x-checksum: abc', 'x-seen-req-trailers: x-checksum=abc', 'x-trailer-chain: a', 'x-released: a', 'x-trailer-chain: b'],
+      got,
+    );
   });
 
   it('a filter creates response trailers in its last body callback; the next filter sees them in its trailers callback', T, async () => {

@@ -21,7 +21,16 @@
 import type { FilterInstance } from './filter-instance.js';
 
 /** What the chain calls a filter for: label `callback` on the histogram. */
-export const CALLBACK_KINDS = ['context_create', 'request_headers', 'request_body', 'response_headers', 'response_body', 'log', 'request_trailers', 'response_trailers'] as const;
+export const CALLBACK_KINDS = [
+  'context_create',
+  'request_headers',
+  'request_body',
+  'response_headers',
+  'response_body',
+  'log',
+  'request_trailers',
+  'response_trailers',
+] as const;
 export type CallbackKind = (typeof CALLBACK_KINDS)[number];
 export const enum Callback {
   ContextCreate = 0,

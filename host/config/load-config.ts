@@ -141,7 +141,7 @@ function parseListen(v: unknown, key: string, p: Problems, baseDir: string): Lis
 
 function parseUpstream(v: unknown, p: Problems, baseDir: string): string {
   if (typeof v !== 'string' || !v) {
-    p.add(['upstream'], `required: expected a URL like http://127.0.0.1:3000 or unix:/path/to/app.sock, got ${describe(v)}`);
+    p.add(['upstream'], `required: expected a URL like http://127.0.0.1:3000, h2c://127.0.0.1:3000 or unix:/path/to/app.sock, got ${describe(v)}`);
     return '';
   }
   if (v === 'builtin:echo') return v;
@@ -157,13 +157,18 @@ function parseUpstream(v: unknown, p: Problems, baseDir: string): string {
     p.add(['upstream'], `not a valid URL: ${JSON.stringify(v)}; expected http://host:port or unix:/path/to/app.sock`);
     return '';
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    p.add(['upstream'], `unsupported scheme "${url.protocol}"; expected http://, https:// or unix:`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'h2c:') {
+    p.add(['upstream'], `unsupported scheme "${url.protocol}"; expected http://, https://, h2c:// (HTTP/2 with prior knowledge) or unix:`);
     return '';
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
     p.add(['upstream'], `expected only scheme, host and port (the request path is kept as is), got ${JSON.stringify(v)}`);
     return '';
+  }
+  // h2c: is not a scheme URL knows an origin for ("null"): keep it by hand.
+  if (url.protocol === 'h2c:') {
+    if (!url.host) p.add(['upstream'], `expected h2c://host:port, got ${JSON.stringify(v)}`);
+    return `h2c://${url.host}`;
   }
   return url.origin;
 }

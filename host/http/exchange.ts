@@ -22,6 +22,7 @@ import { collectEndToEnd, isHopByHop } from './hop-by-hop.js';
 import { dispatchAsterisk } from './asterisk-dispatch.js';
 import { forwardedProto, requestIdFor } from './forwarded-headers.js';
 import type { RequestTarget } from './request-target.js';
+import { h2RequestHasBody } from './h2-listener.js';
 import { dispatchWithTrailers } from './trailer-dispatch.js';
 import { declaredTrailers, trailerPairs, trailersFromRaw, trailersFromUpstream, trailersObject } from './trailers.js';
 import { dropsFramingHeader, statusHasNoBody } from './response-framing.js';
@@ -58,6 +59,7 @@ export interface ExchangeUpgrade {
 let nextId = 0;
 
 function requestHasBody(req: IncomingMessage): boolean {
+  if (req.httpVersionMajor === 2) return h2RequestHasBody(req);
   const cl = req.headers['content-length'];
   if (cl !== undefined) return cl !== '0';
   return req.headers['transfer-encoding'] !== undefined;
@@ -135,12 +137,14 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       sourcePort: sock.remotePort ?? 0,
       destinationAddress: sock.localAddress ?? '',
       destinationPort: sock.localPort ?? 0,
-      protocol: `HTTP/${req.httpVersion}`,
+      protocol: req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`,
       scheme: 'http',
     });
     this.#stream.serial = serial;
     this.#requestEos = !requestHasBody(req);
-    this.#declaredTrailers = req.headers['transfer-encoding'] === undefined ? null : declaredTrailers(req.headers.trailer);
+    // A body that may end in trailers: chunked, or any HTTP/2 body.
+    const open = req.headers['transfer-encoding'] !== undefined || (req.httpVersionMajor === 2 && !this.#requestEos);
+    this.#declaredTrailers = open ? declaredTrailers(req.headers.trailer) : null;
     this.#chain = new FilterChain(gen.filters, this.#stream, this, env.limits, this, gen.orders, env.batch, env.timings ?? null);
   }
 
@@ -149,7 +153,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     this.#res.once('close', () => this.#finish());
     if (!this.#requestEos) {
       const cl = req.headers['content-length'];
-      let remaining = cl !== undefined && req.headers['transfer-encoding'] === undefined ? Number(cl) : -1;
+      // Over HTTP/2 trailers may follow a body of known length: its end is the stream's end.
+      let remaining = cl !== undefined && req.headers['transfer-encoding'] === undefined && req.httpVersionMajor !== 2 ? Number(cl) : -1;
       let eosSent = false;
       req.on('data', (chunk: Buffer) => {
         if (remaining >= 0) remaining -= chunk.length;
@@ -269,6 +274,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const forwardedFor = client ? (xff ? `${xff}, ${client}` : client) : xff;
     headers.push('host', authority, 'x-forwarded-proto', xfp ?? 'http');
     if (forwardedFor) headers.push('x-forwarded-for', forwardedFor);
+    // The one TE an HTTP/2 hop carries (RFC 9113 §8.2.2): gRPC servers look for it.
+    if (this.#env.upstream.http2 && /\btrailers\b/i.test(String(this.#req.headers.te ?? ''))) headers.push('te', 'trailers');
     if (Buffer.isBuffer(body) && (body.length > 0 || method !== 'GET')) headers.push('content-length', String(body.length));
     // A request declaring trailers keeps its declaration and chunked framing (trailer-dispatch.ts).
     if (this.#declaredTrailers !== null && body instanceof Readable) headers.push('trailer', this.#declaredTrailers, 'transfer-encoding', 'chunked');
@@ -290,7 +297,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const up = this.#env.upstream;
     this.#up = up;
     // Every connection busy: this request waits in the pool's queue, for a bounded time.
-    if (up.active >= up.maxConnections) this.#queueTimer = setTimeout(() => this.#queueTimedOut(), up.queueTimeoutMs);
+    if (up.active >= up.capacity) this.#queueTimer = setTimeout(() => this.#queueTimedOut(), up.queueTimeoutMs);
     up.active++;
     this.#holdsUpstream = true;
     try {
@@ -301,10 +308,17 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
           { method: opts.method, headers: opts.headers as string[], body: opts.body as Buffer | Readable | null, timeoutMs: up.timeoutMs },
           this,
         );
-      else if (this.#declaredTrailers !== null && opts.body instanceof Readable)
+      else if (this.#declaredTrailers !== null && opts.body instanceof Readable && !up.http2)
         dispatchWithTrailers(
           up.target,
-          { method: opts.method, path: opts.path, headers: opts.headers as string[], body: opts.body, timeoutMs: up.timeoutMs, trailers: () => this.#stream.requestTrailers },
+          {
+            method: opts.method,
+            path: opts.path,
+            headers: opts.headers as string[],
+            body: opts.body,
+            timeoutMs: up.timeoutMs,
+            trailers: () => this.#stream.requestTrailers,
+          },
           this,
         );
       else if (fresh) up.dispatchFresh(opts, this);
@@ -358,7 +372,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       'close',
     ]);
     // The rest of the body will not come: do not wait for it to close the connection.
-    res.once('finish', () => this.#req.socket.destroySoon());
+    // (An HTTP/2 stream is reset alone: its connection carries other requests.)
+    res.once('finish', () => (this.#req.httpVersionMajor === 2 ? res.destroy() : this.#req.socket.destroySoon()));
   }
 
   #failureReply(f: UpstreamFailure): void {
@@ -421,7 +436,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const method = this.#req.method;
     const cl = s.responseHeaders.get('content-length');
     this.#responseEosAtHeaders = method === 'HEAD' || statusHasNoBody(statusCode) || cl === '0';
-    if (cl !== undefined && s.responseHeaders.get('transfer-encoding') === undefined) this.#responseRemaining = Number(cl);
+    // Over HTTP/2 trailers may follow a body of known length: its end is the stream's end.
+    if (cl !== undefined && s.responseHeaders.get('transfer-encoding') === undefined && !this.#up?.http2) this.#responseRemaining = Number(cl);
     this.#chain.responseHeaders(this.#responseEosAtHeaders);
     return !this.#downstreamBlocked;
   }

@@ -39,7 +39,8 @@ export function collectEndToEnd(raw: readonly string[], out: string[], lowered =
   }
   for (let i = 0; i < raw.length; i += 2) {
     const k = lowered ? raw[i] : raw[i].toLowerCase();
-    if (HOP_BY_HOP.has(k) || listed?.has(k)) continue;
+    // HTTP/2's pseudo-headers (node lists them in rawHeaders) are the exchange's to set.
+    if (HOP_BY_HOP.has(k) || listed?.has(k) || k.charCodeAt(0) === 58 /* : */) continue;
     out.push(k, raw[i + 1]);
   }
 }

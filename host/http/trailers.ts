@@ -6,7 +6,17 @@
 import { HeaderMap } from '../chain/header-map.js';
 import { isHopByHop } from './hop-by-hop.js';
 
-const NOT_IN_TRAILERS = new Set(['content-length', 'content-encoding', 'content-type', 'content-range', 'host', 'authorization', 'set-cookie', 'cookie', 'expect']);
+const NOT_IN_TRAILERS = new Set([
+  'content-length',
+  'content-encoding',
+  'content-type',
+  'content-range',
+  'host',
+  'authorization',
+  'set-cookie',
+  'cookie',
+  'expect',
+]);
 
 function keep(name: string): boolean {
   return name.charCodeAt(0) !== 58 /* : */ && !isHopByHop(name) && !NOT_IN_TRAILERS.has(name);

@@ -1,12 +1,20 @@
-// The upstream: one undici keep-alive pool to an http:// origin or a unix socket. Requests are
-// dispatched with undici's raw handler interface so bodies stream in both directions with
-// back-pressure and nothing is parsed twice.
+// The upstream: one undici keep-alive pool to an http:// origin or a unix socket, or (h2c://) an
+// HTTP/2 origin with prior knowledge through undici's own h2c support (allowH2 + useH2c: streams
+// multiplexed on up to upstream_max_connections connections). Requests are dispatched with undici's
+// raw handler interface so bodies stream in both directions with back-pressure and nothing is
+// parsed twice.
 
 import { Client, Pool, type Dispatcher } from 'undici';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_MAX_CONNECTIONS, DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS } from '../limits.js';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_UPSTREAM_MAX_CONNECTIONS,
+  DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS,
+  DEFAULT_UPSTREAM_TIMEOUT_MS,
+  H2_UPSTREAM_STREAMS_PER_CONNECTION,
+} from '../limits.js';
 
 export interface UpstreamOptions {
-  /** http://host:port, https://host:port or unix:/path/to.sock */
+  /** http://host:port, https://host:port, h2c://host:port or unix:/path/to.sock */
   target: string;
   timeoutMs?: number;
   connectTimeoutMs?: number;
@@ -24,6 +32,10 @@ export class Upstream {
   /** Response headers timeout and longest gap in the body (upstream_timeout_ms). */
   readonly timeoutMs: number;
   readonly maxConnections: number;
+  /** Requests that may be in flight before one waits (maxConnections, times the streams per connection over HTTP/2). */
+  readonly capacity: number;
+  /** The origin speaks HTTP/2 (h2c://): trailers may follow any body, `te: trailers` is passed on. */
+  readonly http2: boolean;
   readonly queueTimeoutMs: number;
   /**
    * Requests dispatched and not yet done. undici's pool runs one request per connection (no
@@ -47,7 +59,16 @@ export class Upstream {
       keepAliveTimeout: 4_000,
       connectTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     };
-    if (opts.target.startsWith('unix:')) {
+    this.http2 = opts.target.startsWith('h2c://');
+    this.capacity = this.http2 ? this.maxConnections * H2_UPSTREAM_STREAMS_PER_CONNECTION : this.maxConnections;
+    if (this.http2) {
+      const url = new URL(opts.target);
+      this.authority = url.host;
+      this.#origin = `http://${url.host}`;
+      const h2 = { pipelining: H2_UPSTREAM_STREAMS_PER_CONNECTION, maxConcurrentStreams: H2_UPSTREAM_STREAMS_PER_CONNECTION, allowH2: true };
+      this.#options = { ...common, ...h2, connect: { useH2c: true } as Pool.Options['connect'] };
+      this.pool = new Pool(this.#origin, this.#options);
+    } else if (opts.target.startsWith('unix:')) {
       const socketPath = opts.target.slice('unix:'.length);
       this.authority = 'localhost';
       this.#origin = 'http://localhost';
