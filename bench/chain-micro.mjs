@@ -4,6 +4,7 @@
 //   node bench/chain-micro.mjs 3 --floor  the same host calls from bench/floor-filters (no SDK)
 //   node bench/chain-micro.mjs 3 --empty  N floor filters that do nothing
 //   node bench/chain-micro.mjs 3 --cold   (with any of the above) caches flushed before each request
+//   node bench/chain-micro.mjs 3 --timing 16  with the callback histogram timing one callback in 16
 //   node bench/chain-micro.mjs 3 --batch 14  requests run 14 at a time as turn batching runs them
 //                                          (chain-batch.ts); with --cold, caches flushed per batch
 //
@@ -19,6 +20,7 @@ import { pino } from 'pino';
 import { buildFloorFilters } from './floor-filters/build.mjs';
 import { parseConfig } from '../dist/host/config/load-config.js';
 import { FilterManager } from '../dist/host/filters/filter-manager.js';
+import { CallbackTimings } from '../dist/host/chain/callback-timings.js';
 import { FilterChain } from '../dist/host/chain/filter-chain.js';
 import { HttpStream } from '../dist/host/chain/http-stream.js';
 import { HeaderMap } from '../dist/host/chain/header-map.js';
@@ -28,6 +30,9 @@ const mode = args.find((a) => a === '--floor' || a === '--empty') ?? '';
 const cold = args.includes('--cold');
 const batchAt = args.indexOf('--batch');
 const batch = batchAt >= 0 ? Number(args[batchAt + 1]) : 0;
+// --timing N: the callback latency histogram on, timing one callback in N (callback_timing_sample).
+const timingAt = args.indexOf('--timing');
+const timings = timingAt >= 0 ? new CallbackTimings(Number(args[timingAt + 1])) : null;
 if (batchAt >= 0 && !(batch >= 1)) throw new Error('--batch N: N must be a number >= 1');
 let dir = new URL('../filters', import.meta.url).pathname;
 if (mode === '--floor' || mode === '--empty') {
@@ -93,7 +98,7 @@ const limits = { maxBufferedBody: 1 << 20, filterHoldTimeoutMs: 30_000 };
 function one(i) {
   const gen = m.acquire();
   const s = newStream(`id${i}`);
-  const c = new FilterChain(gen.filters, s, sink, limits, events, gen.orders);
+  const c = new FilterChain(gen.filters, s, sink, limits, events, gen.orders, null, timings);
   c.start(true);
   s.responseHeaders = new HeaderMap([':status', '200', 'content-length', '13', 'content-type', 'text/plain', 'date', 'x']);
   s.responseCode = 200;
@@ -110,7 +115,7 @@ function many(i) {
   for (let j = 0; j < batch; j++) {
     gen.acquire();
     const s = newStream(`id${i}-${j}`);
-    const c = new FilterChain(gen.filters, s, sink, limits, events, gen.orders, queue);
+    const c = new FilterChain(gen.filters, s, sink, limits, events, gen.orders, queue, timings);
     c.start(true);
     streams.push(s);
     chains.push(c);
@@ -133,7 +138,7 @@ const queue = { start() {}, responseHeaders() {}, close() {} };
 const run = batch ? many : one;
 const per = batch || 1;
 for (let i = 0; i < 20000 / per; i++) run(i);
-const label = `${n} filters${mode ? ` (${mode.slice(2)})` : ''}${batch ? ` in batches of ${batch}` : ''}${cold ? ' cold' : ''}`;
+const label = `${n} filters${mode ? ` (${mode.slice(2)})` : ''}${batch ? ` in batches of ${batch}` : ''}${cold ? ' cold' : ''}${timings ? `, callbacks timed 1 in ${timings.sample}` : ''}`;
 if (cold) {
   const junk = new Uint8Array(3 << 20);
   const N = Math.ceil(30000 / per);
