@@ -5,7 +5,7 @@
 // alignment on its own. Requests pay nothing: a frame is looked up only when a filter faults.
 //
 //   node bench/source-map-load.mjs [--runs 15] [--functions 600]        (needs npm run build)
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,3 +129,4 @@ for (const m of modules) {
     `| ${m.name} | ${(bytes.length / 1024).toFixed(0)} KiB | ${offsets ? `${offsets.matched}/${offsets.total}` : 'not aligned'} | ${median(a).toFixed(1)} | ${median(b).toFixed(1)} | ${median(d).toFixed(1)} | ${median(al).toFixed(1)} |`,
   );
 }
+rmSync(dir, { recursive: true, force: true });

@@ -128,6 +128,8 @@ test('under the sandbox every frame names the same file.ts:line:col as the modul
     const why = `${wasm}\nsandboxed: ${sandboxed.join(' < ')}\nas built:  ${asBuilt.join(' < ')}`;
     assert.equal(sandboxed.length, asBuilt.length, why);
     assert.deepEqual(sandboxed.map(sourceOf), asBuilt.map(sourceOf), why);
+    // Names, and the file's offsets for frames without a source position, are the same too.
+    assert.deepEqual(sandboxed, asBuilt, why);
     assert.equal(sourceOf(sandboxed[0])?.startsWith(innermost), true, why);
     if (wasm === 'spin_debug.wasm') assert.equal(sourceOf(sandboxed[1])?.startsWith(`${SPIN_SOURCE}:${CALL_LINE}:`), true, why);
   }

@@ -7,7 +7,10 @@
 import { BUDGET_IMPORT_MODULE, BUDGET_IMPORT_NAME } from './cpu-budget.js';
 import type { SourceMap } from './source-map.js';
 
-/** One wasm frame: function index, its name (or `wasm-function[i]`), and the code offset in the module. */
+/**
+ * One wasm frame: function index, its name (or `wasm-function[i]`), and the code offset in the module
+ * (in the file as built when a source map traced it back through the sandbox's rewrite).
+ */
 export interface WasmFrame {
   index: number;
   name: string;
@@ -103,8 +106,11 @@ export function wasmFrames(err: unknown, module: WebAssembly.Module, sourceMap: 
     if (index === check) continue;
     const printed = /^\s*at\s+(.+?)\s+\(wasm:/.exec(line)?.[1];
     const name = names.get(index) ?? (printed && !printed.startsWith('wasm-function[') ? printed.replace(/^\$/, '') : `wasm-function[${index}]`);
-    const offset = m[2] ? Number.parseInt(m[2], 16) : -1;
+    let offset = m[2] ? Number.parseInt(m[2], 16) : -1;
     const pos = offset >= 0 ? (sourceMap?.position(offset) ?? null) : null;
+    // Under the sandbox the offset shown is the file's (what a disassembly of the .wasm shows), when known.
+    const inFile = offset >= 0 && sourceMap !== null ? sourceMap.fileOffset(offset) : -1;
+    if (inFile >= 0) offset = inFile;
     frames.push({ index, name, offset, source: pos ? `${pos.file}:${pos.line}:${pos.column}` : null });
     if (frames.length === MAX_FRAMES) break;
   }

@@ -37,9 +37,14 @@ export class SourceMap {
     return new SourceMap(this.#map, this.file, rewrite);
   }
 
+  /** The offset in the module the map describes (the file) of `offset` in the running one, or -1. */
+  fileOffset(offset: number): number {
+    return this.#rewrite === null ? offset : this.#rewrite.original(offset);
+  }
+
   /** The source position of wasm byte `offset` (line 1, column = offset, as wasm source maps say), or null. */
   position(offset: number): SourcePosition | null {
-    if (this.#rewrite !== null) offset = this.#rewrite.original(offset);
+    offset = this.fileOffset(offset);
     if (offset < 0) return null;
     const p = originalPositionFor(this.#map, { line: 1, column: offset });
     if (p.source === null || p.line === null) return null;
