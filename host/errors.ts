@@ -34,6 +34,10 @@ export type ErrorCode =
   | 'OUTRIGGER_UPSTREAM_OVERLOADED'
   /** 408: the client's head or body did not arrive in time (client_header_timeout_ms / client_body_timeout_ms). */
   | 'OUTRIGGER_CLIENT_TIMEOUT'
+  /** 413: a filter buffered a request body over max_buffered_body; raise it, or make the filter stream (Continue). */
+  | 'OUTRIGGER_REQUEST_BODY_TOO_LARGE'
+  /** 500: a filter buffered a response body over max_buffered_body; raise it, or make the filter stream (Continue). */
+  | 'OUTRIGGER_RESPONSE_BODY_TOO_LARGE'
   // outrigger new / outrigger build (host/cli/)
   | 'OUTRIGGER_NEW_EXISTS'
   | 'OUTRIGGER_BUILD_PROJECT'

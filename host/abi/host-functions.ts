@@ -30,6 +30,13 @@ function proxyLevel(pinoLevel: string): number {
   return i < 0 ? LogLevel.Critical : i;
 }
 
+/** `flat` without the pairs whose key was blanked (merged into an earlier one). */
+function dropEmptyKeys(flat: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] !== '') out.push(flat[i], flat[i + 1]);
+  return out;
+}
+
 export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
   const mem = vm.memory;
   const log = vm.spec.logger;
@@ -100,6 +107,15 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
    */
   function readKey(ptr: number, len: number): string | null {
     return readCached(names, ptr, len, headerName);
+  }
+
+  /**
+   * Envoy keeps host and :authority as one header in a request map (its `host` lookup names the
+   * :authority entry), so a filter setting `host` changes where the request goes, and the upstream
+   * never gets two Host headers.
+   */
+  function requestKey(type: number, key: string): string {
+    return key === 'host' && type === MapType.HttpRequestHeaders ? ':authority' : key;
   }
 
   /** A property path from the guest, split into segments; null when out of bounds. */
@@ -192,11 +208,20 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (bytes === null) return WasmResult.InvalidMemoryAccess;
       const flat = parsePairs(bytes);
       if (flat === null) return WasmResult.BadArgument;
+      let authority = -1;
       for (let i = 0; i < flat.length; i += 2) {
-        flat[i] = flat[i].toLowerCase();
+        flat[i] = requestKey(type, flat[i].toLowerCase());
         if (!validHeaderName(flat[i]) || !validHeaderValue(flat[i + 1])) return WasmResult.BadArgument;
+        if (flat[i] === ':authority' && type === MapType.HttpRequestHeaders) {
+          // One :authority, as Envoy's (single-valued) entry: a second value is appended to it.
+          if (authority < 0) authority = i;
+          else {
+            flat[authority + 1] += `,${flat[i + 1]}`;
+            flat[i] = '';
+          }
+        }
       }
-      m.flat = flat;
+      m.flat = authority >= 0 && flat.includes('') ? dropEmptyKeys(flat) : flat;
       return WasmResult.Ok;
     },
 
@@ -206,7 +231,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (key === null) return WasmResult.InvalidMemoryAccess;
       const m = mapFor(type);
       if (m === undefined) return WasmResult.BadArgument;
-      const v = m?.get(key);
+      const v = m?.get(requestKey(type, key));
       if (v === undefined) {
         if (vm.abi !== '0.1.0') return WasmResult.NotFound;
         return vm.returnBytes(Buffer.alloc(0), ptrOut, lenOut);
@@ -221,7 +246,11 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       const value = mem.latin1(vp, vl);
       if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
       if (key === '' || !validHeaderValue(value)) return WasmResult.BadArgument;
-      m.add(key, value);
+      const k = requestKey(type, key);
+      const old = k === ':authority' && type === MapType.HttpRequestHeaders ? m.get(k) : undefined;
+      // Envoy appends to a single-valued entry (its inline headers) instead of adding a second one.
+      if (old !== undefined) m.replace(k, `${old},${value}`);
+      else m.add(k, value);
       return WasmResult.Ok;
     },
 
@@ -232,7 +261,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       const value = mem.latin1(vp, vl);
       if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
       if (key === '' || !validHeaderValue(value)) return WasmResult.BadArgument;
-      m.replace(key, value);
+      m.replace(requestKey(type, key), value);
       return WasmResult.Ok;
     },
 
@@ -241,7 +270,7 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (typeof m === 'number') return m;
       const key = readKey(kp, kl);
       if (key === null) return WasmResult.InvalidMemoryAccess;
-      m.remove(key);
+      m.remove(requestKey(type, key));
       return WasmResult.Ok;
     },
 
@@ -268,11 +297,16 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       const body = mem.copy(bp, bl);
       const headerBytes = mem.view(hp, hl);
       if (details === null || body === null || headerBytes === null) return WasmResult.InvalidMemoryAccess;
-      const headers = parsePairs(headerBytes);
-      if (headers === null) return WasmResult.BadArgument;
-      for (let i = 0; i < headers.length; i += 2) {
-        headers[i] = headers[i].toLowerCase();
-        if (!validHeaderName(headers[i]) || headers[i][0] === ':' || !validHeaderValue(headers[i + 1])) return WasmResult.BadArgument;
+      const pairs = parsePairs(headerBytes);
+      if (pairs === null) return WasmResult.BadArgument;
+      const headers: string[] = [];
+      for (let i = 0; i < pairs.length; i += 2) {
+        const k = pairs[i].toLowerCase();
+        if (!validHeaderName(k) || k[0] === ':' || !validHeaderValue(pairs[i + 1])) return WasmResult.BadArgument;
+        // The proxy frames the reply itself (content-length of the real body): a guest's framing
+        // header beside it would make two lengths, which clients reject and smugglers use.
+        if (k === 'content-length' || k === 'transfer-encoding') continue;
+        headers.push(k, pairs[i + 1]);
       }
       if (status < 200 || status > 599) return WasmResult.BadArgument;
       const s = vm.current;

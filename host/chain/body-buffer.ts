@@ -42,14 +42,20 @@ export class BodyBuffer {
   }
 
   /**
-   * Envoy's proxy_set_buffer_bytes: start=0,size=0 prepends; start=0,size>=length replaces all;
-   * start>=length appends. Other splices are refused (returns false).
+   * Envoy's proxy_set_buffer_bytes (its Buffer::copyFrom): start=0 drains the first `size` bytes
+   * (all of them when size >= length) and prepends the data, so size 0 prepends and a shorter size
+   * replaces a prefix ("hello", (0, 1, "partial.replace.") -> "partial.replace.ello", Envoy's own
+   * body test); start>=length appends. A splice that starts inside the body is refused (false), as
+   * Envoy refuses it.
    */
   set(start: number, size: number, data: Buffer): boolean {
     if (start === 0 && size === 0) {
       if (data.length) this.#chunks.unshift(data);
     } else if (start === 0 && size >= this.#length) {
       this.#chunks = data.length ? [data] : [];
+    } else if (start === 0) {
+      const rest = this.bytes().subarray(size);
+      this.#chunks = data.length ? [data, rest] : [rest];
     } else if (start >= this.#length) {
       if (data.length) this.#chunks.push(data);
     } else return false;

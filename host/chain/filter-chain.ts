@@ -12,6 +12,7 @@ import { HeaderMap } from './header-map.js';
 import { FilterFault, type FilterInstance } from './filter-instance.js';
 import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus } from '../../abi/enums.js';
 import type { HttpStream } from './http-stream.js';
+import { LOCAL_REPLY_CONTENT_TYPE, httpDate } from './reply-headers.js';
 import { StreamDirection, type LocalReply, type StreamActor } from './stream-actions.js';
 
 /** What the chain hands on once filters let something through. Implemented by the HTTP plumbing. */
@@ -295,7 +296,7 @@ export class FilterChain implements StreamActor {
       dir.headersPausedAt = k;
       dir.heldByFilter = true;
       this.#armHoldTimer(i);
-      if (dir.held !== null) this.#checkCap(dir, dir.held);
+      if (dir.held !== null) this.#checkCap(dir, dir.held, i);
       return false;
     }
     return true;
@@ -332,7 +333,7 @@ export class FilterChain implements StreamActor {
       dir.heldEos = endOfStream;
       // Capped only while a filter holds the headers: until the turn's batch runs, the proxy holds at
       // most what one turn read, and that is not a filter buffering.
-      if (dir.headersPausedAt >= 0) this.#checkCap(dir, dir.held);
+      if (dir.headersPausedAt >= 0) this.#checkCap(dir, dir.held, dir.order[dir.headersPausedAt]);
       return;
     }
     if (dir.bodyPausedAt >= 0) {
@@ -341,7 +342,7 @@ export class FilterChain implements StreamActor {
       body.append(chunk);
       dir.bodyPausedAt = -1;
       dir.body = null;
-      if (this.#checkCap(dir, body)) return;
+      if (this.#checkCap(dir, body, dir.order[k])) return;
       this.#runBody(dir, k, body, endOfStream);
       return;
     }
@@ -391,7 +392,7 @@ export class FilterChain implements StreamActor {
         dir.body = body;
         dir.bodyEos = endOfStream;
         if (endOfStream) this.#armHoldTimer(i);
-        this.#checkCap(dir, body);
+        this.#checkCap(dir, body, i);
         // Created trailers follow the body at once: they meet this filter in its trailers callback.
         if (dir.trailersCreatedAt >= 0 && dir.trailersCreatedAt < k) this.#runCreatedTrailers(dir);
         return;
@@ -525,8 +526,8 @@ export class FilterChain implements StreamActor {
     }
     this.#replying = true;
     const flat = [':status', String(reply.status), ...reply.headers];
-    if (noBody === false && !reply.headers.includes('content-type')) flat.push('content-type', 'text/plain; charset=utf-8');
-    flat.push('content-length', String(reply.body.length));
+    if (noBody === false && !reply.headers.includes('content-type')) flat.push('content-type', LOCAL_REPLY_CONTENT_TYPE);
+    flat.push('content-length', String(reply.body.length), 'date', httpDate());
     s.responseHeaders = new HeaderMap(flat);
     s.responseCode = reply.status;
     const res = this.#res;
@@ -628,8 +629,8 @@ export class FilterChain implements StreamActor {
     }
   }
 
-  /** Over the buffer cap: 413 for a request, 500 for a response (Envoy's answers). */
-  #checkCap(dir: Direction, body: BodyBuffer): boolean {
+  /** Over the buffer cap: 413 for a request, 500 for a response (Envoy's answers). `i`: the filter buffering. */
+  #checkCap(dir: Direction, body: BodyBuffer, i: number): boolean {
     if (body.length <= this.#limits.maxBufferedBody) return false;
     this.#stopped = true;
     const isReq = dir === this.#req;
@@ -638,7 +639,7 @@ export class FilterChain implements StreamActor {
       body: Buffer.from(isReq ? 'request body too large for a buffering filter\n' : 'response body too large for a buffering filter\n'),
       headers: ['x-outrigger-error', isReq ? 'OUTRIGGER_REQUEST_BODY_TOO_LARGE' : 'OUTRIGGER_RESPONSE_BODY_TOO_LARGE'],
       details: isReq ? 'request_payload_too_large' : 'response_payload_too_large',
-      filter: '',
+      filter: this.#filters[i].name,
     });
     return true;
   }

@@ -13,6 +13,7 @@ import { FilterChain, type ChainLimits, type ChainSink } from '../chain/filter-c
 import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
+import { LOCAL_REPLY_CONTENT_TYPE, httpDate } from '../chain/reply-headers.js';
 import { requestIdOf } from '../chain/request-id.js';
 import { recordRequestId } from '../watchdog/activity.js';
 import type { Generation } from '../filters/generation.js';
@@ -430,7 +431,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const flat: string[] = [':status', String(statusCode)];
     collectEndToEnd(raw, flat, true);
     const s = this.#stream;
-    s.responseHeaders = new HeaderMap(flat);
+    const map = new HeaderMap(flat);
+    // A proxy with a clock adds the Date an upstream left out (RFC 9110 §6.6.1), before the filters:
+    // node's own would come back after a filter removed it (sendDate is off, #sendResponseHeaders).
+    if (map.get('date') === undefined) map.add('date', httpDate());
+    s.responseHeaders = map;
     s.responseCode = statusCode;
     this.#resumeUpstream = resume;
     const method = this.#req.method;
@@ -596,6 +601,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       out.push('connection', 'upgrade');
       status = 101;
     }
+    // The map already had its Date (onHeaders, the local reply's): what the filters left goes out.
+    this.#res.sendDate = false;
     this.#res.writeHead(status, out);
   }
 
@@ -613,6 +620,14 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       );
       this.#res.destroy();
       return;
+    }
+    // A buffer-cap reply names the filter that buffered (a fail-closed 503 is logged by fault()).
+    if (reply.details === 'request_payload_too_large' || reply.details === 'response_payload_too_large') {
+      const isReq = reply.status === 413;
+      this.#env.logger.warn(
+        { code: isReq ? 'OUTRIGGER_REQUEST_BODY_TOO_LARGE' : 'OUTRIGGER_RESPONSE_BODY_TOO_LARGE', reqId: this.#stream.id, filter: reply.filter, status: reply.status },
+        `filter "${reply.filter}" buffered a ${isReq ? 'request' : 'response'} body over max_buffered_body; answered ${reply.status}`,
+      );
     }
     this.#stream.responseCode = reply.status;
     this.#writeReply(reply.status, reply.body, reply.headers);
@@ -642,7 +657,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const out = headers.slice();
     let hasType = false;
     for (let i = 0; i < out.length; i += 2) if (out[i] === 'content-type') hasType = true;
-    if (!hasType && body.length) out.push('content-type', 'text/plain; charset=utf-8');
+    if (!hasType && body.length) out.push('content-type', LOCAL_REPLY_CONTENT_TYPE);
     out.push('content-length', String(body.length));
     this.#res.writeHead(status, out);
     this.#res.end(this.#req.method === 'HEAD' ? undefined : body);
