@@ -69,7 +69,9 @@ export type FilterFaultCode =
   | 'OUTRIGGER_FILTER_BREAKER_HALF_OPEN'
   | 'OUTRIGGER_FILTER_BREAKER_CLOSED'
   | 'OUTRIGGER_FILTER_RESTARTED'
-  | 'OUTRIGGER_RESPONSE_ABORTED';
+  | 'OUTRIGGER_RESPONSE_ABORTED'
+  /** A filter called a foreign function Outrigger does not have (NotFound); see abi/README.md for the ones it has. */
+  | 'OUTRIGGER_FOREIGN_FUNCTION_UNKNOWN';
 
 /**
  * Codes of the log lines of a filter's outbound calls (proxy_http_call, host/abi/http-calls.ts): a

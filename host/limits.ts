@@ -181,3 +181,10 @@ export const H2_MAX_HEADER_LIST_BYTES = 16 * 1024 + 2 * 1024;
  * server's SETTINGS_MAX_CONCURRENT_STREAMS (nginx 128, Envoy and node unbounded), and undici's default.
  */
 export const H2_UPSTREAM_STREAMS_PER_CONNECTION = 100;
+
+/**
+ * Bytes the `uncompress` foreign function may inflate to. Its result is copied into the guest, whose
+ * memory is capped at limits.memory_mb (64 MiB by default): a zip bomb stops here, with
+ * SerializationFailure, instead of filling the host's heap first.
+ */
+export const MAX_FOREIGN_UNCOMPRESSED_BYTES = 16 * 1024 * 1024;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { FIXTURES, withProxy } from './helpers/proxy.mjs';
 import { rawRequest } from './helpers/raw.mjs';
 import { until } from './helpers/wait.mjs';
@@ -139,5 +139,131 @@ filters:
     const line = await until(() => env.proxy.logs.find((l) => l.code === 'OUTRIGGER_RESPONSE_BODY_TOO_LARGE'), 'the cap log line');
     assert.equal(line.filter, 'fid');
     assert.match(line.msg, /"fid"/);
+  });
+});
+
+describe('fidelity: proxy_get_status, foreign functions, attributes', { timeout: 60_000 }, () => {
+  const env = withProxy(
+    (up) => `
+upstream: ${up.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: fid
+    file: fidelity.wasm
+`,
+    { handler: upstreamHandler },
+  );
+
+  it('proxy_get_status answers Ok with code 0 and no message before any call', async () => {
+    const r = await raw(env.proxy.url, 'status');
+    assert.equal(r.body, '0,0,');
+  });
+
+  it('foreign function compress / uncompress as Envoy (zlib)', async () => {
+    const text = 'hello hello hello hello';
+    const c = await request(env.proxy.url, { method: 'POST', headers: { 'x-op': 'foreign', 'x-data': 'compress' }, body: text });
+    const compressed = Buffer.from(await c.body.arrayBuffer());
+    assert.equal(c.headers['x-r-foreign'], '0');
+    assert.equal(inflateSync(compressed).toString(), text);
+    const u = await request(env.proxy.url, { method: 'POST', headers: { 'x-op': 'foreign', 'x-data': 'uncompress' }, body: deflateSync(Buffer.from('abc')) });
+    assert.equal(u.headers['x-r-foreign'], '0');
+    assert.equal(await u.body.text(), 'abc');
+    const bad = await request(env.proxy.url, { method: 'POST', headers: { 'x-op': 'foreign', 'x-data': 'uncompress' }, body: 'not zlib' });
+    await bad.body.text();
+    assert.equal(bad.headers['x-r-foreign'], '3', 'SerializationFailure');
+  });
+
+  it('an unknown foreign function is NotFound, logged once with its name', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await request(env.proxy.url, { method: 'POST', headers: { 'x-op': 'foreign', 'x-data': 'no_such_function' }, body: 'x' });
+      await r.body.text();
+      assert.equal(r.headers['x-r-foreign'], '1');
+    }
+    const lines = env.proxy.logs.filter((l) => l.code === 'OUTRIGGER_FOREIGN_FUNCTION_UNKNOWN');
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0].function, 'no_such_function');
+    assert.match(lines[0].msg, /no_such_function/);
+  });
+
+  it('request, connection and upstream attributes; unknown paths NotFound', async () => {
+    // One client connection for both requests.
+    const client = new Client(env.proxy.url);
+    const r1 = await client.request({ path: '/', method: 'POST', headers: { 'x-op': 'attrs' }, body: 'hello' });
+    const body = await r1.body.text();
+    const r2 = await client.request({ path: '/', method: 'GET', headers: { 'x-op': 'attrs' } });
+    await r2.body.text();
+    await client.close();
+    const h = r1.headers;
+    assert.equal(h['x-r-request-size'], '5');
+    assert.ok(Number(h['x-r-request-total-size']) > 5);
+    assert.ok(Number(h['x-r-duration']) >= 0);
+    assert.equal(h['x-r-upstream-address'], new URL(env.upstream.url).host);
+    assert.equal(h['x-r-response-flags'], '0');
+    assert.equal(h['x-r-code-details'], 'via_upstream');
+    assert.equal(h['x-r-unknown'], 'status:1');
+    assert.equal(h['x-r-unknown-root'], 'status:1');
+    assert.match(String(h['x-r-connection-id']), /^\d+$/);
+    // The same connection, the same id; a new connection, another.
+    assert.equal(r2.headers['x-r-connection-id'], h['x-r-connection-id']);
+    assert.equal(r2.headers['x-r-request-size'], '0');
+    const other = await raw(env.proxy.url, 'attrs');
+    assert.notEqual(other.all('x-r-connection-id')[0], h['x-r-connection-id']);
+    // on_log sees the response's size as the client got it, the whole duration and the code.
+    const line = await until(() => env.proxy.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('attrs ')), 'the on_log line');
+    assert.match(line.msg, new RegExp(`response\\.size=${Buffer.byteLength(body)} `));
+    assert.match(line.msg, /request\.size=5 /);
+    assert.match(line.msg, /flags=0 code=200$/);
+  });
+});
+
+describe('fidelity: proxy_set_property between filters', { timeout: 60_000 }, () => {
+  const env = withProxy(
+    (up) => `
+upstream: ${up.url}
+filters_dir: ${FIXTURES}
+filters:
+  - name: one
+    file: fidelity.wasm
+  - name: two
+    file: fidelity.wasm
+`,
+    { handler: upstreamHandler },
+  );
+
+  for (const key of ['my_state', 'my.dotted.state']) {
+    it(`a value one filter sets (${key}) is readable by the next, per request`, async () => {
+      for (let i = 0; i < 2; i++) {
+        const r = await raw(env.proxy.url, 'prop', { extra: `x-data: ${key}\r\n` });
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.all('x-r-prop-one'), ['absent'], 'the first filter sees nothing: state is per request');
+        assert.deepEqual(r.all('x-r-set-one'), ['0']);
+        assert.deepEqual(r.all('x-r-prop-two'), ['one']);
+      }
+    });
+  }
+
+  it('a set_property cannot shadow an attribute for later filters', async () => {
+    const r = await raw(env.proxy.url, 'prop', { extra: 'x-data: k\r\n' });
+    assert.deepEqual(r.all('x-r-spoof-one'), ['0'], 'accepted, as Envoy (stored as filter state)');
+    assert.match(r.all('x-r-source-two')[0], /^127\.0\.0\.1:\d+$/);
+  });
+});
+
+describe('fidelity: response.flags when the upstream refuses', { timeout: 60_000 }, () => {
+  const env = withProxy(
+    () => `
+upstream: http://127.0.0.1:9
+filters_dir: ${FIXTURES}
+filters:
+  - name: fid
+    file: fidelity.wasm
+`,
+  );
+
+  it('on_log reads UF (0x20) and the status', async () => {
+    const r = await raw(env.proxy.url, 'attrs');
+    assert.equal(r.status, 502);
+    const line = await until(() => env.proxy.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('attrs ')), 'the on_log line');
+    assert.match(line.msg, /flags=32 code=502$/);
   });
 });

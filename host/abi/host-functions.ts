@@ -6,8 +6,9 @@ import type { BodyBuffer } from '../chain/body-buffer.js';
 import type { HeaderMap } from '../chain/header-map.js';
 import { StreamDirection } from '../chain/stream-actions.js';
 import { MAX_LOG_MESSAGE_BYTES } from '../limits.js';
-import { systemClock } from './clock.js';
 import { getCallStatus } from './call-status.js';
+import { systemClock } from './clock.js';
+import { callForeignFunction, FOREIGN_FUNCTION_NAMES } from './foreign-functions.js';
 import { GrpcCalls } from './grpc-calls.js';
 import { GuestBytesCache } from './guest-bytes-cache.js';
 import { validHeaderName, validHeaderValue } from './header-syntax.js';
@@ -79,6 +80,8 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
     return m ? m : WasmResult.BadArgument;
   }
 
+  /** Foreign function names already reported unknown on this instance (one log line each). */
+  const unknownForeign = new Set<string>();
   const names = new GuestBytesCache<string>();
   const paths = new GuestBytesCache<readonly string[]>();
 
@@ -401,6 +404,27 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       const st = getCallStatus(vm, vm.rootId);
       if (!mem.writeU32(codeOut, st.code)) return WasmResult.InvalidMemoryAccess;
       return vm.returnBytes(st.message, ptrOut, lenOut);
+    },
+
+    proxy_call_foreign_function(np, nl, ap, al, ptrOut, lenOut) {
+      const name = mem.string(np, nl);
+      const args = mem.copy(ap, al);
+      if (name === null || args === null) return WasmResult.InvalidMemoryAccess;
+      const r = callForeignFunction(name, args);
+      if (r === undefined) {
+        if (!unknownForeign.has(name) && unknownForeign.size < 64) {
+          unknownForeign.add(name);
+          log.warn(
+            { code: 'OUTRIGGER_FOREIGN_FUNCTION_UNKNOWN', function: name },
+            `proxy_call_foreign_function("${name}"): Outrigger has no foreign function of that name; it returns NotFound (known: ${FOREIGN_FUNCTION_NAMES.join(', ')})`,
+          );
+        }
+        return WasmResult.NotFound;
+      }
+      if (r.result !== WasmResult.Ok) return r.result;
+      // Null out-pointers: the caller does not want the results.
+      if (r.bytes === undefined || ptrOut === 0 || lenOut === 0) return WasmResult.Ok;
+      return vm.returnBytes(r.bytes, ptrOut, lenOut);
     },
 
     proxy_get_shared_data(kp, kl, ptrOut, lenOut, casOut) {

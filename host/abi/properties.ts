@@ -81,12 +81,46 @@ function requestProperty(s: HttpStream, name: string, rest: string | undefined):
     case 'time':
       return int64(BigInt(s.startTimeMs) * 1_000_000n);
     case 'duration':
-      return int64(BigInt(Date.now() - s.startTimeMs) * 1_000_000n);
+      // Envoy has it once the request is complete (on_log); before that, the time so far.
+      return int64(BigInt((s.info.endTimeMs || Date.now()) - s.startTimeMs) * 1_000_000n);
+    case 'size': {
+      // As Envoy: the content-length header when there is one, else the body bytes received.
+      const cl = h.get('content-length');
+      const n = cl === undefined ? Number.NaN : Number(cl);
+      return int64(Number.isSafeInteger(n) && n >= 0 ? n : s.info.requestBodyBytes);
+    }
+    case 'total_size':
+      return int64(s.info.requestBodyBytes + h.byteSize());
     case 'headers':
       return rest === undefined ? serializePairs(h.flat) : str(h.get(rest.toLowerCase()));
     default:
       return undefined;
   }
+}
+
+/** host:port (or the socket path) and port of an upstream target URL, parsed once per target. */
+const upstreamAddresses = new Map<string, { address: string; port: number }>();
+
+function upstreamAddress(target: string): { address: string; port: number } {
+  let a = upstreamAddresses.get(target);
+  if (a === undefined) {
+    if (target.startsWith('unix:')) a = { address: target.slice('unix:'.length), port: 0 };
+    else {
+      const u = new URL(target);
+      const port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
+      a = { address: `${u.hostname}:${port}`, port };
+    }
+    if (upstreamAddresses.size < 64) upstreamAddresses.set(target, a);
+  }
+  return a;
+}
+
+function upstreamProperty(s: HttpStream, name: string): PropertyValue {
+  const target = s.info.upstreamTarget;
+  if (target === '') return undefined;
+  if (name === 'address') return str(upstreamAddress(target).address);
+  if (name === 'port') return int64(upstreamAddress(target).port);
+  return undefined;
 }
 
 function responseProperty(s: HttpStream, name: string, rest: string | undefined): PropertyValue {
@@ -96,10 +130,25 @@ function responseProperty(s: HttpStream, name: string, rest: string | undefined)
     case 'headers':
       if (!s.responseHeaders) return undefined;
       return rest === undefined ? serializePairs(s.responseHeaders.flat) : str(s.responseHeaders.get(rest.toLowerCase()));
+    case 'size':
+      return int64(s.info.responseBodyBytes);
+    case 'total_size':
+      return int64(s.info.responseBodyBytes + (s.responseHeaders?.byteSize() ?? 0));
+    case 'flags':
+      return int64(s.info.responseFlags);
+    case 'code_details':
+      return s.info.codeDetails === '' ? undefined : str(s.info.codeDetails);
     default:
       return undefined;
   }
 }
+
+/**
+ * Roots answered from the request itself. Anything else is looked up in the filter state written by
+ * proxy_set_property, as Envoy falls back to its filter state for a name it does not know: so a
+ * filter cannot shadow an attribute (say source.address) for the filters after it.
+ */
+const ATTRIBUTE_ROOTS = new Set(['request', 'response', 'source', 'destination', 'connection', 'upstream']);
 
 /** A property's value: raw bytes, a latin1 string, or undefined for NotFound. */
 export type PropertyValue = Buffer | string | undefined;
@@ -116,8 +165,7 @@ export function getProperty(vm: WasmVm, stream: HttpStream | null, parts: readon
       return Buffer.from(vm.spec.vmId);
   }
   if (stream === null) return undefined;
-  const state = stream.filterState?.get(parts.join('.'));
-  if (state !== undefined) return state;
+  if (!ATTRIBUTE_ROOTS.has(root)) return stream.filterState?.get(parts.join('.'));
   const c = stream.connection;
   switch (root) {
     case 'request':
@@ -132,6 +180,11 @@ export function getProperty(vm: WasmVm, stream: HttpStream | null, parts: readon
       if (name === 'address') return str(splitAddress(c.destinationAddress, c.destinationPort));
       if (name === 'port') return int64(c.destinationPort);
       return undefined;
+    case 'connection':
+      if (name === 'id' && c.connectionId !== undefined) return int64(c.connectionId);
+      return undefined;
+    case 'upstream':
+      return upstreamProperty(stream, name);
     default:
       return undefined;
   }

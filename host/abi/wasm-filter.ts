@@ -5,6 +5,7 @@
 // crash-loop breaker (crash-breaker.ts): on_error applies without running the filter until one
 // half-open trial request on a fresh VM succeeds.
 
+import { FilterHeadersStatus } from '../../abi/enums.js';
 import type { AbiVersion } from '../../abi/functions.js';
 import { FilterFault, type FailurePolicy, type FaultKind, type FilterHealthState, type FilterHooks, type FilterInstance } from '../chain/filter-instance.js';
 import type { HttpStream } from '../chain/http-stream.js';
@@ -412,7 +413,8 @@ export class WasmFilter implements FilterInstance {
   }
 
   #invoke(h: Handle, vm: WasmVm, fn: ((...a: number[]) => number) | null, phase: Phase, callback: string, stream: HttpStream, a: number, b: number): number {
-    if (fn === null) return 0;
+    // A module without the callback lets everything through (FilterHeadersStatus / FilterDataStatus Continue).
+    if (fn === null) return FilterHeadersStatus.Continue;
     try {
       return vm.call(fn, phase, stream, h.id, a, b);
     } catch (err) {

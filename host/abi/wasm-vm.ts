@@ -3,6 +3,7 @@
 // (WasmFilter) replaces it. Host functions reach the current request through `current`.
 
 import type { Logger } from 'pino';
+import { WasmResult } from '../../abi/enums.js';
 import type { AbiVersion } from '../../abi/functions.js';
 import type { FaultKind } from '../chain/filter-instance.js';
 import type { HttpStream } from '../chain/http-stream.js';
@@ -554,34 +555,34 @@ export class WasmVm {
    */
   returnBytes(bytes: Uint8Array, ptrOut: number, lenOut: number): number {
     const mem = this.memory;
-    if (!mem.inBounds(ptrOut, 4) || !mem.inBounds(lenOut, 4)) return 6;
+    if (!mem.inBounds(ptrOut, 4) || !mem.inBounds(lenOut, 4)) return WasmResult.InvalidMemoryAccess;
     if (bytes.length === 0) {
       mem.writeU32(ptrOut, 0);
       mem.writeU32(lenOut, 0);
-      return 0;
+      return WasmResult.Ok;
     }
     const ptr = this.#alloc!(bytes.length) >>> 0;
-    if (ptr === 0 || !mem.write(ptr, bytes)) return 6;
+    if (ptr === 0 || !mem.write(ptr, bytes)) return WasmResult.InvalidMemoryAccess;
     mem.writeU32(ptrOut, ptr);
     mem.writeU32(lenOut, bytes.length);
-    return 0;
+    return WasmResult.Ok;
   }
 
   /** returnBytes for a header value or other latin1 string, without an intermediate Buffer. */
   returnLatin1(value: string, ptrOut: number, lenOut: number): number {
     const mem = this.memory;
-    if (!mem.inBounds(ptrOut, 4) || !mem.inBounds(lenOut, 4)) return 6;
+    if (!mem.inBounds(ptrOut, 4) || !mem.inBounds(lenOut, 4)) return WasmResult.InvalidMemoryAccess;
     const len = value.length;
     if (len === 0) {
       mem.writeU32(ptrOut, 0);
       mem.writeU32(lenOut, 0);
-      return 0;
+      return WasmResult.Ok;
     }
     const ptr = this.#alloc!(len) >>> 0;
-    if (ptr === 0 || !mem.writeLatin1(ptr, value)) return 6;
+    if (ptr === 0 || !mem.writeLatin1(ptr, value)) return WasmResult.InvalidMemoryAccess;
     mem.writeU32(ptrOut, ptr);
     mem.writeU32(lenOut, len);
-    return 0;
+    return WasmResult.Ok;
   }
 
   /** Ends the root context (on_done, on_delete) once no request uses this instance any more. */

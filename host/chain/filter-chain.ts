@@ -530,6 +530,7 @@ export class FilterChain implements StreamActor {
     flat.push('content-length', String(reply.body.length), 'date', httpDate());
     s.responseHeaders = new HeaderMap(flat);
     s.responseCode = reply.status;
+    s.info.codeDetails = reply.details;
     const res = this.#res;
     res.first = res.order.length - 1 - k;
     res.headersEos = noBody;

@@ -5,6 +5,7 @@
 import type { BodyBuffer } from './body-buffer.js';
 import type { HeaderMap } from './header-map.js';
 import { StreamActions, type StreamActor } from './stream-actions.js';
+import { StreamInfo } from './stream-info.js';
 
 export type { LocalReply } from './stream-actions.js';
 
@@ -16,6 +17,8 @@ export interface ConnectionInfo {
   /** "HTTP/1.1" etc. */
   protocol: string;
   scheme: string;
+  /** The downstream connection's serial (the connection.id attribute); absent outside the proxy. */
+  connectionId?: number;
 }
 
 export class HttpStream {
@@ -42,6 +45,8 @@ export class HttpStream {
   responseBody: BodyBuffer | null = null;
   /** What filters asked of this stream, carried out by its chain after the callback (stream-actions.ts). */
   readonly actions = new StreamActions();
+  /** Sizes, upstream, flags and end time, for the attributes filters read (stream-info.ts). */
+  readonly info = new StreamInfo();
   /** Values filters stored with proxy_set_property, readable back with proxy_get_property. */
   filterState: Map<string, Buffer> | null = null;
   /** Set by the chain while it runs: carries out actions that arrived outside this stream's callbacks. */

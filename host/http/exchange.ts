@@ -13,12 +13,14 @@ import { FilterChain, type ChainLimits, type ChainSink } from '../chain/filter-c
 import type { FilterFault, FilterInstance } from '../chain/filter-instance.js';
 import { HeaderMap } from '../chain/header-map.js';
 import { HttpStream, type LocalReply } from '../chain/http-stream.js';
+import { ResponseFlag } from '../chain/stream-info.js';
 import { LOCAL_REPLY_CONTENT_TYPE, httpDate } from '../chain/reply-headers.js';
 import { requestIdOf } from '../chain/request-id.js';
 import { recordRequestId } from '../watchdog/activity.js';
 import type { Generation } from '../filters/generation.js';
 import { DEFAULT_CLIENT_BODY_TIMEOUT_MS } from '../limits.js';
 import { watchBodyGaps } from './client-timeouts.js';
+import { connectionIdOf } from './connection-id.js';
 import { collectEndToEnd, isHopByHop } from './hop-by-hop.js';
 import { dispatchAsterisk } from './asterisk-dispatch.js';
 import { forwardedProto, requestIdFor } from './forwarded-headers.js';
@@ -26,6 +28,7 @@ import type { RequestTarget } from './request-target.js';
 import { h2RequestHasBody } from './h2-listener.js';
 import { dispatchWithTrailers } from './trailer-dispatch.js';
 import { declaredTrailers, trailerPairs, trailersFromRaw, trailersFromUpstream, trailersObject } from './trailers.js';
+import { upstreamErrorInfo } from './response-flags.js';
 import { dropsFramingHeader, statusHasNoBody } from './response-framing.js';
 import { OVERLOADED, upstreamFailure, type UpstreamFailure } from './upstream-failure.js';
 import { retryable } from './upstream-retry.js';
@@ -140,6 +143,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       destinationPort: sock.localPort ?? 0,
       protocol: req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`,
       scheme: 'http',
+      connectionId: connectionIdOf(sock),
     });
     this.#stream.serial = serial;
     this.#requestEos = !requestHasBody(req);
@@ -157,7 +161,9 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
       // Over HTTP/2 trailers may follow a body of known length: its end is the stream's end.
       let remaining = cl !== undefined && req.headers['transfer-encoding'] === undefined && req.httpVersionMajor !== 2 ? Number(cl) : -1;
       let eosSent = false;
+      const info = this.#stream.info;
       req.on('data', (chunk: Buffer) => {
+        info.requestBodyBytes += chunk.length;
         if (remaining >= 0) remaining -= chunk.length;
         eosSent = remaining === 0;
         this.#chain.requestData(chunk, eosSent);
@@ -297,6 +303,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   #send(opts: Dispatcher.DispatchOptions, fresh = false): void {
     const up = this.#env.upstream;
     this.#up = up;
+    this.#stream.info.upstreamTarget = up.target;
     // Every connection busy: this request waits in the pool's queue, for a bounded time.
     if (up.active >= up.capacity) this.#queueTimer = setTimeout(() => this.#queueTimedOut(), up.queueTimeoutMs);
     up.active++;
@@ -351,6 +358,8 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     // The queued request is dropped by onConnect (finished) when a connection frees up.
     this.#localReplying = true;
     this.#requestBody?.destroy();
+    this.#stream.info.responseFlags |= ResponseFlag.UpstreamOverflow;
+    this.#stream.info.codeDetails = 'upstream_reset_before_response_started{overflow}';
     this.#failureReply(OVERLOADED);
   }
 
@@ -359,6 +368,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     if (this.#finished) return;
     this.#env.logger.info({ code: 'OUTRIGGER_CLIENT_TIMEOUT', reqId: this.#stream.id }, 'request body stalled longer than client_body_timeout_ms; closing');
     this.#localReplying = true;
+    this.#stream.info.responseFlags |= ResponseFlag.StreamIdleTimeout;
     this.#stopUpstream('client body timeout');
     const res = this.#res;
     if (res.headersSent) {
@@ -431,6 +441,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     const flat: string[] = [':status', String(statusCode)];
     collectEndToEnd(raw, flat, true);
     const s = this.#stream;
+    s.info.codeDetails = 'via_upstream';
     const map = new HeaderMap(flat);
     // A proxy with a clock adds the Date an upstream left out (RFC 9110 §6.6.1), before the filters:
     // node's own would come back after a filter removed it (sendDate is off, #sendResponseHeaders).
@@ -484,11 +495,15 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     this.#env.stats.upstreamErrors++;
     const res = this.#res;
     if (res.headersSent) {
+      this.#stream.info.responseFlags |= ResponseFlag.UpstreamRemoteReset;
       this.#env.logger.warn({ reqId: this.#stream.id, err: err.message }, 'upstream failed mid-response; closing the downstream connection');
       res.destroy(err);
       return;
     }
     const f = upstreamFailure(err as Error & { code?: string });
+    const failed = upstreamErrorInfo((err as Error & { code?: string }).code ?? '');
+    this.#stream.info.responseFlags |= failed.flag;
+    this.#stream.info.codeDetails = failed.details;
     this.#env.logger.warn(
       {
         code: f.code,
@@ -618,6 +633,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
         { code: 'OUTRIGGER_RESPONSE_ABORTED', reqId: this.#stream.id, filter: reply.filter, status: reply.status, details: reply.details },
         `${reply.filter ? `filter "${reply.filter}": ` : ''}local reply ${reply.status} (${reply.details}) after the response started; downstream connection closed without ending the response`,
       );
+      this.#stream.info.responseFlags |= ResponseFlag.LocalReset;
       this.#res.destroy();
       return;
     }
@@ -625,11 +641,17 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     if (reply.details === 'request_payload_too_large' || reply.details === 'response_payload_too_large') {
       const isReq = reply.status === 413;
       this.#env.logger.warn(
-        { code: isReq ? 'OUTRIGGER_REQUEST_BODY_TOO_LARGE' : 'OUTRIGGER_RESPONSE_BODY_TOO_LARGE', reqId: this.#stream.id, filter: reply.filter, status: reply.status },
+        {
+          code: isReq ? 'OUTRIGGER_REQUEST_BODY_TOO_LARGE' : 'OUTRIGGER_RESPONSE_BODY_TOO_LARGE',
+          reqId: this.#stream.id,
+          filter: reply.filter,
+          status: reply.status,
+        },
         `filter "${reply.filter}" buffered a ${isReq ? 'request' : 'response'} body over max_buffered_body; answered ${reply.status}`,
       );
     }
     this.#stream.responseCode = reply.status;
+    this.#stream.info.codeDetails = reply.details;
     this.#writeReply(reply.status, reply.body, reply.headers);
   }
 
@@ -639,6 +661,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     this.#stopUpstream('local reply');
     if (this.#res.headersSent) {
       this.#env.logger.error({ reqId: this.#stream.id }, 'local reply after the response started; closing the connection');
+      this.#stream.info.responseFlags |= ResponseFlag.LocalReset;
       this.#res.destroy();
       return false;
     }
@@ -648,6 +671,7 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   }
 
   reset(reason: string): void {
+    this.#stream.info.responseFlags |= ResponseFlag.LocalReset;
     this.#env.logger.info({ reqId: this.#stream.id }, `stream reset: ${reason}`);
     this.#stopUpstream(reason);
     this.#res.destroy();
@@ -660,7 +684,10 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
     if (!hasType && body.length) out.push('content-type', LOCAL_REPLY_CONTENT_TYPE);
     out.push('content-length', String(body.length));
     this.#res.writeHead(status, out);
-    this.#res.end(this.#req.method === 'HEAD' ? undefined : body);
+    this.#stream.responseCode = status;
+    const head = this.#req.method === 'HEAD';
+    this.#sentBytes = head ? 0 : body.length;
+    this.#res.end(head ? undefined : body);
   }
 
   #stopUpstream(reason: string): void {
@@ -678,6 +705,11 @@ export class Exchange implements ChainSink, Dispatcher.DispatchHandler {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    const info = this.#stream.info;
+    info.responseBodyBytes = this.#sentBytes;
+    info.endTimeMs = Date.now();
+    // Cut short with no reason of ours recorded: the client went away.
+    if (!this.#res.writableFinished && info.responseFlags === 0) info.responseFlags |= ResponseFlag.DownstreamConnectionTermination;
     if (!this.#upstreamDone) this.#stopUpstream('downstream closed');
     this.#chain.close();
   }
