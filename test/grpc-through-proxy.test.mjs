@@ -34,6 +34,7 @@ filters:
 
     const call = client.makeServerStreamRequest(ECHO_SERVICE.ServerStream.path, id, id, Buffer.from('s'));
     const got = [];
+    /** @type {any} */
     let trailing = null;
     call.on('data', (d) => got.push(String(d)));
     call.on('status', (s) => {
