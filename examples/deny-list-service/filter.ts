@@ -1,7 +1,8 @@
 // deny-list-service: a background service keeps a deny-list fresh and hands it to a filter through
 // a shared queue; the filter answers 403 to listed client addresses and path prefixes.
 //
-// One module, two root ids (list both entries with the same file and vm_id):
+// One module, two root ids; listed with the same file and vm_id, both run on one instance (two root
+// contexts, as Envoy shares a VM), and the queue hands the list from one root to the other:
 //   services: [{ name: deny-list-fetcher, file: deny_list_service.wasm, root_id: deny-list-service,
 //                vm_id: deny-list, config: {"interval_ms":5000,"entries":["10.1.2.3","/admin"]} }]
 //   filters:  [{ name: deny-list, file: deny_list_service.wasm, root_id: deny-list-filter,

@@ -141,6 +141,8 @@ export function proxyHostFunctions(vm: WasmVm): Record<string, HostFn> {
       if (msg === null) return WasmResult.InvalidMemoryAccess;
       const pinoLevel = PINO_LEVELS[level];
       if (level >= LogLevel.Error) vm.lastErrorLog = msg.length > 300 ? `${msg.slice(0, 300)}…` : msg;
+      // The plugin's own logger: with several root contexts on one instance, the one being called.
+      const log = vm.spec.logger;
       if (log.isLevelEnabled(pinoLevel)) {
         if (len >>> 0 > MAX_LOG_MESSAGE_BYTES) msg += ' …(truncated)';
         const s = vm.current;

@@ -175,17 +175,19 @@ export function proxyHttpCall(
       `${MAX_HTTP_CALLS_IN_FLIGHT} calls already in flight on this filter instance (MAX_HTTP_CALLS_IN_FLIGHT); wait for responses before calling again`,
     );
   const { token, signal } = calls.add(vm.currentId);
+  // The root context making the call (several share a vm_id's instance): the response goes to it.
+  const root = vm.rootId;
   mem.writeU32(tokenOut, token);
   // A settled promise runs on an empty stack, never inside a host call; afterCall makes that the
   // rule's own guarantee rather than the event loop's.
   dispatcher!.dispatch({ cluster, headers, body, trailers, timeoutMs: timeoutMs >>> 0, signal }).then(
     (res) => {
-      if (calls.settle(token)) vm.afterCall(() => vm.onHttpCallResponse?.(token, res));
+      if (calls.settle(token)) vm.afterCall(() => vm.onHttpCallResponse?.(token, res, root));
     },
     (err: unknown) => {
       if (!calls.settle(token)) return;
       logFailure(vm, cluster, err);
-      vm.afterCall(() => vm.onHttpCallResponse?.(token, null));
+      vm.afterCall(() => vm.onHttpCallResponse?.(token, null, root));
     },
   );
   return WasmResult.Ok;

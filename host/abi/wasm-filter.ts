@@ -4,6 +4,11 @@
 // backoff that grows while the faults keep coming. Too many faults in the window open the filter's
 // crash-loop breaker (crash-breaker.ts): on_error applies without running the filter until one
 // half-open trial request on a fresh VM succeeds.
+//
+// Filters and services naming the same vm_id and file share one instance (as Envoy shares a VM):
+// each is a WasmFilter with its own root context in it, and the instance, its replacement, the
+// fault counters and the breaker belong to all of them (SharedInstance): a fault in any root's or
+// stream's callback replaces the instance for every one, which starts all their root contexts again.
 
 import { FilterHeadersStatus } from '../../abi/enums.js';
 import type { AbiVersion } from '../../abi/functions.js';
@@ -31,57 +36,132 @@ interface Handle {
   faulted: boolean;
 }
 
+/** What the plugins sharing one instance share: the instance itself, its faults and its breaker. */
+class SharedInstance {
+  readonly module: WebAssembly.Module;
+  readonly abi: AbiVersion;
+  /** Each member's plugin, in member order: root context i of every instance is specs[i]'s. */
+  readonly specs: PluginSpec[];
+  readonly breaker: CrashBreaker;
+  readonly members: WasmFilter[] = [];
+  vm!: WasmVm;
+  /** Every VM not yet destroyed (the current one, and replaced ones still finishing requests). */
+  readonly instances = new Set<WasmVm>();
+  /** Earliest time (ms since the epoch) the failed VM may be replaced; the backoff between replacements. */
+  replaceAt = 0;
+  replaceTimer: NodeJS.Timeout | null = null;
+  traps = 0;
+  readonly faults: Record<FaultKind, number> = { trap: 0, deadline: 0, memory: 0, exit: 0 };
+  lastError: string | null = null;
+  lastBacktrace: string[] = [];
+  unknownImports: string[] = [];
+  /** A service's half-open trial instance (see #scheduleServiceTrial), or null. */
+  trialVm: WasmVm | null = null;
+  released = false;
+
+  constructor(module: WebAssembly.Module, abi: AbiVersion, specs: PluginSpec[], breaker: BreakerConfig) {
+    this.module = module;
+    this.abi = abi;
+    this.specs = specs;
+    this.breaker = new CrashBreaker(breaker);
+  }
+
+  /** No member serves requests: no request can be the breaker's half-open trial. */
+  get rootOnly(): boolean {
+    return this.specs.every((s) => s.rootOnly === true);
+  }
+}
+
 export class WasmFilter implements FilterInstance {
   readonly name: string;
   readonly policy: FailurePolicy;
-  readonly hooks: FilterHooks;
+  hooks: FilterHooks = { requestHeaders: false, requestBody: false, responseHeaders: false, responseBody: false };
   readonly abi: AbiVersion;
-  readonly #module: WebAssembly.Module;
+  /** This member's own plugin (its logger names it). */
   readonly #spec: PluginSpec;
-  readonly #breaker: CrashBreaker;
-  #vm: WasmVm;
-  /** Every VM not yet destroyed (the current one, and replaced ones still finishing requests). */
-  readonly #instances = new Set<WasmVm>();
-  /** Earliest time (ms since the epoch) the failed VM may be replaced; the backoff between replacements. */
-  #replaceAt = 0;
-  #replaceTimer: NodeJS.Timeout | null = null;
-  /** Instance deaths of any kind (the sum of `faults`). */
-  traps = 0;
-  /** Instance deaths by kind. */
-  readonly faults: Record<FaultKind, number> = { trap: 0, deadline: 0, memory: 0, exit: 0 };
-  lastError: string | null = null;
-  /** Wasm frames of the last fault, innermost first, with names from the module's name section. */
-  lastBacktrace: string[] = [];
-  /** `module.name` of imports Outrigger does not provide (they answer Unimplemented or 0 if called). */
-  unknownImports: string[] = [];
+  readonly #c: SharedInstance;
+  /** Which root context of the shared instance is this member's. */
+  readonly #index: number;
   #released = false;
-  /** A service's half-open trial instance (see #scheduleServiceTrial), or null. */
-  #trialVm: WasmVm | null = null;
+
+  /** Instance deaths of any kind (the sum of `faults`); shared by the members of one instance. */
+  get traps(): number {
+    return this.#c.traps;
+  }
+  /** Instance deaths by kind. */
+  get faults(): Record<FaultKind, number> {
+    return this.#c.faults;
+  }
+  get lastError(): string | null {
+    return this.#c.lastError;
+  }
+  /** Wasm frames of the last fault, innermost first, with names from the module's name section. */
+  get lastBacktrace(): string[] {
+    return this.#c.lastBacktrace;
+  }
+  /** `module.name` of imports Outrigger does not provide (they answer Unimplemented or 0 if called). */
+  get unknownImports(): string[] {
+    return this.#c.unknownImports;
+  }
+  /** The names of every plugin sharing this filter's instance (itself included). */
+  get sharedWith(): string[] {
+    return this.#c.specs.map((sp) => sp.name);
+  }
+
+  /**
+   * Starts the plugins of `members` on one shared instance (one root context each, in this order):
+   * filters and services naming the same vm_id and file. Throws OutriggerError if any cannot start.
+   */
+  static group(module: WebAssembly.Module, abi: AbiVersion, members: { spec: PluginSpec; policy: FailurePolicy }[], breaker: BreakerConfig): WasmFilter[] {
+    const core = new SharedInstance(
+      module,
+      abi,
+      members.map((m) => m.spec),
+      breaker,
+    );
+    const out = members.map((m, i) => new WasmFilter(module, abi, m.spec, m.policy, breaker, { core, index: i }));
+    out[0].#startShared();
+    return out;
+  }
 
   /** Starts the first VM; throws OutriggerError if the filter cannot start. */
-  constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec, policy: FailurePolicy, breaker: BreakerConfig) {
+  constructor(
+    module: WebAssembly.Module,
+    abi: AbiVersion,
+    spec: PluginSpec,
+    policy: FailurePolicy,
+    breaker: BreakerConfig,
+    share?: { core: SharedInstance; index: number },
+  ) {
     this.name = spec.name;
     this.policy = policy;
     this.abi = abi;
-    this.#module = module;
     this.#spec = spec;
-    this.#breaker = new CrashBreaker(breaker);
-    this.#vm = this.#newVm();
+    this.#c = share?.core ?? new SharedInstance(module, abi, [spec], breaker);
+    this.#index = share?.index ?? 0;
+    this.#c.members.push(this);
+    if (!share) this.#startShared();
+  }
+
+  /** Starts the shared instance: every member's root context, then the load-time checks. */
+  #startShared(): void {
+    const c = this.#c;
+    c.vm = this.#newVm();
     try {
-      this.#vm.start();
+      c.vm.start();
     } catch (err) {
-      this.#destroy(this.#vm);
+      this.#destroy(c.vm);
       throw err;
     }
-    const vm = this.#vm;
-    if (!spec.rootOnly) this.#probeHttpContext(vm);
-    this.unknownImports = vm.unknownImports;
-    if (this.unknownImports.length)
-      spec.logger.warn(
-        { code: 'OUTRIGGER_WASM_UNKNOWN_IMPORTS', unknown_imports: this.unknownImports },
-        `the module imports functions Outrigger does not provide: ${this.unknownImports.join(', ')}; calls to them fail (strict_imports: true refuses such a module)`,
+    const vm = c.vm;
+    for (const m of c.members) if (!m.#spec.rootOnly) m.#probeHttpContext(vm);
+    c.unknownImports = vm.unknownImports;
+    if (c.unknownImports.length)
+      this.#spec.logger.warn(
+        { code: 'OUTRIGGER_WASM_UNKNOWN_IMPORTS', unknown_imports: c.unknownImports },
+        `the module imports functions Outrigger does not provide: ${c.unknownImports.join(', ')}; calls to them fail (strict_imports: true refuses such a module)`,
       );
-    this.hooks = {
+    const hooks = {
       requestHeaders: vm.fnRequestHeaders !== null,
       requestBody: vm.fnRequestBody !== null,
       responseHeaders: vm.fnResponseHeaders !== null,
@@ -89,6 +169,18 @@ export class WasmFilter implements FilterInstance {
       requestTrailers: vm.fnRequestTrailers !== null,
       responseTrailers: vm.fnResponseTrailers !== null,
     };
+    for (const m of c.members) m.hooks = hooks;
+  }
+
+  /** This member's root context id in `vm`. */
+  #root(vm: WasmVm): number {
+    return vm.rootIds[this.#index];
+  }
+
+  /** The member whose root context `root` is in `vm`. */
+  #memberOf(vm: WasmVm, root: number): WasmFilter {
+    const i = vm.rootIds.indexOf(root);
+    return this.#c.members[Math.max(i, 0)];
   }
 
   /**
@@ -97,7 +189,7 @@ export class WasmFilter implements FilterInstance {
    * a chain entry would fail every request: refuse it at load, pointing at `services:`.
    */
   #probeHttpContext(vm: WasmVm): void {
-    const trapped = vm.probeStreamContext();
+    const trapped = vm.probeStreamContext(this.#root(vm));
     if (trapped === null) return;
     this.#destroy(vm);
     throw new OutriggerError(
@@ -108,47 +200,49 @@ export class WasmFilter implements FilterInstance {
   }
 
   #newVm(): WasmVm {
-    const vm = new WasmVm(this.#module, this.abi, this.#spec);
-    vm.onTick = () => this.#tick(vm);
-    vm.onQueueReady = (queueId) => this.#queueReady(vm, queueId);
+    const c = this.#c;
+    const vm = new WasmVm(c.module, this.abi, c.specs[0], c.specs.slice(1));
+    vm.onTick = (root) => this.#memberOf(vm, root).#tick(vm, root);
+    vm.onQueueReady = (root, queueId) => this.#memberOf(vm, root).#queueReady(vm, root, queueId);
+    // A root callback run from the event loop (a gRPC completion) trapped: the instance's fault.
     vm.onRootFault = (err, callback) => {
-      this.#fault(vm, err, null, callback);
+      this.#memberOf(vm, vm.rootId).#fault(vm, err, null, callback);
     };
-    vm.onHttpCallResponse = (token, res) => this.#httpCallResponse(vm, token, res);
-    this.#instances.add(vm);
+    vm.onHttpCallResponse = (token, res, root) => this.#memberOf(vm, root).#httpCallResponse(vm, token, res, root);
+    c.instances.add(vm);
     return vm;
   }
 
   #destroy(vm: WasmVm): void {
     const bytes = vm.memory.attached ? vm.memory.byteLength : 0;
     vm.destroy();
-    this.#instances.delete(vm);
+    this.#c.instances.delete(vm);
     wasmMemoryReleased(bytes, this.#spec.logger);
   }
 
   /** proxy_on_tick on the root context. A fault here poisons the VM like any other. */
-  #tick(vm: WasmVm): void {
+  #tick(vm: WasmVm, root: number): void {
     if (vm.failed !== null || !vm.fnTick) {
-      vm.setTickPeriod(0);
+      vm.setTickPeriod(0, root);
       return;
     }
     try {
-      vm.call(vm.fnTick, Phase.Tick, null, vm.rootId, 0, 0);
-      if (vm === this.#trialVm) this.#serviceTrialSucceeded();
+      vm.call(vm.fnTick, Phase.Tick, null, root, 0, 0);
+      if (vm === this.#c.trialVm) this.#serviceTrialSucceeded();
     } catch (err) {
-      vm.setTickPeriod(0);
+      vm.stopTicks();
       this.#fault(vm, err, null, 'proxy_on_tick');
     }
   }
 
   /** proxy_on_queue_ready on the root context, from the queue registry's flush (never inside a host call). */
-  #queueReady(vm: WasmVm, queueId: number): void {
+  #queueReady(vm: WasmVm, root: number, queueId: number): void {
     if (vm.failed !== null || !vm.fnQueueReady) return;
     try {
-      vm.call(vm.fnQueueReady, Phase.QueueReady, null, vm.rootId, queueId, 0);
-      if (vm === this.#trialVm) this.#serviceTrialSucceeded();
+      vm.call(vm.fnQueueReady, Phase.QueueReady, null, root, queueId, 0);
+      if (vm === this.#c.trialVm) this.#serviceTrialSucceeded();
     } catch (err) {
-      vm.setTickPeriod(0);
+      vm.stopTicks();
       this.#fault(vm, err, null, 'proxy_on_queue_ready');
     }
   }
@@ -160,10 +254,10 @@ export class WasmFilter implements FilterInstance {
    */
   #scheduleServiceTrial(): void {
     this.#clearReplaceTimer();
-    this.#replaceTimer = setTimeout(
+    this.#c.replaceTimer = setTimeout(
       () => {
-        this.#replaceTimer = null;
-        if (this.#released || !this.#breaker.tryHalfOpen(Date.now())) return;
+        this.#c.replaceTimer = null;
+        if (this.#c.released || !this.#c.breaker.tryHalfOpen(Date.now())) return;
         this.#spec.logger.info(
           { code: 'OUTRIGGER_FILTER_BREAKER_HALF_OPEN', filter: this.name },
           'crash-loop breaker half-open: a fresh service instance is the trial',
@@ -175,21 +269,21 @@ export class WasmFilter implements FilterInstance {
           // Counted and logged by #replace (#fault reopened the breaker and scheduled the next trial).
           return;
         }
-        this.#trialVm = fresh;
+        this.#c.trialVm = fresh;
         const quiet = setTimeout(() => {
-          if (this.#trialVm === fresh && fresh.failed === null) this.#serviceTrialSucceeded();
-        }, this.#breaker.config.windowMs);
+          if (this.#c.trialVm === fresh && fresh.failed === null) this.#serviceTrialSucceeded();
+        }, this.#c.breaker.config.windowMs);
         quiet.unref();
       },
-      Math.max(0, this.#breaker.retryAt - Date.now()),
+      Math.max(0, this.#c.breaker.retryAt - Date.now()),
     );
-    this.#replaceTimer.unref();
+    this.#c.replaceTimer.unref();
   }
 
   #serviceTrialSucceeded(): void {
-    this.#trialVm = null;
-    if (this.#breaker.state !== 'half_open') return;
-    this.#breaker.trialSucceeded();
+    this.#c.trialVm = null;
+    if (this.#c.breaker.state !== 'half_open') return;
+    this.#c.breaker.trialSucceeded();
     this.#spec.logger.info({ code: 'OUTRIGGER_FILTER_BREAKER_CLOSED', filter: this.name }, 'crash-loop breaker closed: the fresh service instance runs');
   }
 
@@ -198,12 +292,12 @@ export class WasmFilter implements FilterInstance {
    * through maps 6/7 and buffer 4 for the callback's length; a failed call has zero headers (the
    * maps and body empty). A fault here poisons the VM like any other.
    */
-  #httpCallResponse(vm: WasmVm, token: number, res: HttpCallResponse | null): void {
+  #httpCallResponse(vm: WasmVm, token: number, res: HttpCallResponse | null, root: number): void {
     if (vm.failed !== null || vm.fnHttpCallResponse === null) return;
     const view = responseView(res) ?? responseView({ headers: [], body: Buffer.alloc(0), trailers: [] })!;
     vm.httpCalls.response = view;
     try {
-      vm.callRoot(vm.fnHttpCallResponse, Phase.HttpCallResponse, token, res === null ? 0 : view.headers.count, view.body.length, view.trailers.count);
+      vm.callRoot(vm.fnHttpCallResponse, Phase.HttpCallResponse, token, res === null ? 0 : view.headers.count, view.body.length, view.trailers.count, root);
     } catch (err) {
       this.#fault(vm, err, null, 'proxy_on_http_call_response');
     } finally {
@@ -217,27 +311,27 @@ export class WasmFilter implements FilterInstance {
 
   /** active / degraded / open, for /filters, /readyz and /metrics. */
   get healthState(): FilterHealthState {
-    if (this.#breaker.state !== 'closed') return 'open';
-    return this.#vm.failed === null ? 'active' : 'degraded';
+    if (this.#c.breaker.state !== 'closed') return 'open';
+    return this.#c.vm.failed === null ? 'active' : 'degraded';
   }
 
   /** When an open breaker lets its next trial request through, or null when it is not open. */
   get retryAt(): Date | null {
-    return this.#breaker.state === 'closed' ? null : new Date(this.#breaker.retryAt);
+    return this.#c.breaker.state === 'closed' ? null : new Date(this.#c.breaker.retryAt);
   }
 
   /** VMs alive for this filter: 1 normally, more while replaced ones finish their requests. */
   get liveInstances(): number {
-    return this.#instances.size;
+    return this.#c.instances.size;
   }
 
   /** Size of the live instance's linear memory (what a filter's heap has grown to). */
   get memoryBytes(): number {
-    return this.#vm.memory.attached ? this.#vm.memory.byteLength : 0;
+    return this.#c.vm.memory.attached ? this.#c.vm.memory.byteLength : 0;
   }
 
   #breakerOpenFault(): FilterFault {
-    const b = this.#breaker;
+    const b = this.#c.breaker;
     const when = b.state === 'half_open' ? 'a trial request is running' : `retry at ${new Date(b.retryAt).toISOString()}`;
     return new FilterFault(
       this.name,
@@ -254,7 +348,7 @@ export class WasmFilter implements FilterInstance {
    * Throws FilterFault (no instance death) when the filter must not run now.
    */
   #acquire(): { vm: WasmVm; trial: boolean } {
-    const b = this.#breaker;
+    const b = this.#c.breaker;
     const now = Date.now();
     if (b.state === 'half_open') throw this.#breakerOpenFault();
     if (b.state === 'open') {
@@ -265,12 +359,12 @@ export class WasmFilter implements FilterInstance {
       );
       return { vm: this.#replace(), trial: true };
     }
-    const vm = this.#vm;
+    const vm = this.#c.vm;
     if (vm.failed === null) return { vm, trial: false };
-    if (now < this.#replaceAt)
+    if (now < this.#c.replaceAt)
       throw new FilterFault(
         this.name,
-        `the filter's instance faulted and is replaced in ${this.#replaceAt - now} ms (backoff); last error: ${this.lastError}`,
+        `the filter's instance faulted and is replaced in ${this.#c.replaceAt - now} ms (backoff); last error: ${this.lastError}`,
         {
           code: 'OUTRIGGER_FILTER_DEGRADED',
         },
@@ -281,7 +375,7 @@ export class WasmFilter implements FilterInstance {
   /** Starts a fresh VM in place of the current one. A start that fails counts as a fault. */
   #replace(): WasmVm {
     this.#clearReplaceTimer();
-    const old = this.#vm;
+    const old = this.#c.vm;
     const fresh = this.#newVm();
     try {
       fresh.start();
@@ -292,16 +386,16 @@ export class WasmFilter implements FilterInstance {
       const fault = this.#fault(old, cause, null, 'start-up', `fresh instance failed to start: ${msg}`);
       throw fault;
     }
-    this.#vm = fresh;
+    this.#c.vm = fresh;
     if (old !== fresh && old.liveStreams === 0) this.#destroy(old);
     this.#spec.logger.info({ code: 'OUTRIGGER_FILTER_RESTARTED', filter: this.name }, 'fresh filter instance started after a fault');
     return fresh;
   }
 
   #clearReplaceTimer(): void {
-    if (this.#replaceTimer !== null) {
-      clearTimeout(this.#replaceTimer);
-      this.#replaceTimer = null;
+    if (this.#c.replaceTimer !== null) {
+      clearTimeout(this.#c.replaceTimer);
+      this.#c.replaceTimer = null;
     }
   }
 
@@ -311,16 +405,16 @@ export class WasmFilter implements FilterInstance {
    */
   #fault(vm: WasmVm, err: unknown, own: HttpStream | null, callback: string, override?: string): FilterFault {
     // The innermost frame in the filter's own source (a debug build's source map), so the log line says where to look.
-    const where = userSourceFrame(err, this.#module, this.#spec.sourceMap ?? null);
+    const where = userSourceFrame(err, this.#c.module, this.#spec.sourceMap ?? null);
     const message = override ?? (vm.failed ?? describeGuestError(err)) + (where ? ` at ${where}` : '');
     const kind = vm.failedKind ?? faultKind(err, vm.lastErrorLog, false);
-    this.traps++;
-    this.faults[kind]++;
-    this.lastError = message;
-    const frames = wasmBacktrace(err, this.#module, this.#spec.sourceMap ?? null);
-    if (frames.length || override === undefined) this.lastBacktrace = frames;
+    this.#c.traps++;
+    this.#c.faults[kind]++;
+    this.#c.lastError = message;
+    const frames = wasmBacktrace(err, this.#c.module, this.#spec.sourceMap ?? null);
+    if (frames.length || override === undefined) this.#c.lastBacktrace = frames;
     const now = Date.now();
-    const wait = this.#breaker.fault(now);
+    const wait = this.#c.breaker.fault(now);
     const state = this.healthState;
     const fault = new FilterFault(this.name, message, { cause: err, kind, code: kind === 'deadline' ? 'OUTRIGGER_FILTER_DEADLINE' : undefined });
     this.#spec.logger.error(
@@ -333,23 +427,25 @@ export class WasmFilter implements FilterInstance {
         state,
         faults: { ...this.faults },
         backtrace: this.lastBacktrace,
-        retry_at: state === 'open' ? new Date(this.#breaker.retryAt).toISOString() : null,
+        retry_at: state === 'open' ? new Date(this.#c.breaker.retryAt).toISOString() : null,
         ...(err instanceof DeadlineExceeded ? { budgetMs: err.budgetMs, elapsedMs: Math.round(err.elapsedMs) } : {}),
       },
       state === 'open'
-        ? `filter ${kind} in ${callback}: ${message}; crash-loop breaker open until ${new Date(this.#breaker.retryAt).toISOString()}`
+        ? `filter ${kind} in ${callback}: ${message}; crash-loop breaker open until ${new Date(this.#c.breaker.retryAt).toISOString()}`
         : `filter ${kind} in ${callback}: ${message}; fresh instance in ${wait} ms`,
     );
     // Replace the poisoned instance without waiting for a request (readiness and the admin API show
     // the filter active again); an open breaker instead waits for its half-open trial request.
-    if (state === 'degraded' && vm === this.#vm) this.#scheduleReplace(now + wait);
-    else if (state === 'open' && this.#spec.rootOnly && vm === this.#vm) this.#scheduleServiceTrial();
+    if (state === 'degraded' && vm === this.#c.vm) this.#scheduleReplace(now + wait);
+    else if (state === 'open' && this.#c.rootOnly && vm === this.#c.vm) this.#scheduleServiceTrial();
     // Requests paused on this instance would wait forever: tell them, once this callback is over.
-    const others = vm.streams().filter((s) => s !== own);
+    // With a shared instance, each stream is told by the member whose context it has there.
+    const others = vm.streamRoots().filter(([s]) => s !== own);
     if (others.length)
       queueMicrotask(() => {
-        for (const s of others) {
-          s.actions.instanceFaulted({ filter: this, error: new FilterFault(this.name, `the filter's instance faulted during another request (${message})`) });
+        for (const [s, root] of others) {
+          const m = this.#memberOf(vm, root);
+          s.actions.instanceFaulted({ filter: m, error: new FilterFault(m.name, `the filter's instance faulted during another request (${message})`) });
           s.act();
         }
       });
@@ -357,12 +453,12 @@ export class WasmFilter implements FilterInstance {
   }
 
   #scheduleReplace(at: number): void {
-    this.#replaceAt = at;
+    this.#c.replaceAt = at;
     this.#clearReplaceTimer();
-    this.#replaceTimer = setTimeout(
+    this.#c.replaceTimer = setTimeout(
       () => {
-        this.#replaceTimer = null;
-        if (this.#released || this.#breaker.state !== 'closed' || this.#vm.failed === null) return;
+        this.#c.replaceTimer = null;
+        if (this.#c.released || this.#c.breaker.state !== 'closed' || this.#c.vm.failed === null) return;
         try {
           this.#replace();
         } catch {
@@ -371,7 +467,7 @@ export class WasmFilter implements FilterInstance {
       },
       Math.max(0, at - Date.now()),
     );
-    this.#replaceTimer.unref();
+    this.#c.replaceTimer.unref();
   }
 
   /**
@@ -392,7 +488,7 @@ export class WasmFilter implements FilterInstance {
     h.vm = next.vm;
     h.trial ||= next.trial;
     try {
-      h.id = next.vm.createStream(stream);
+      h.id = next.vm.createStream(stream, this.#root(next.vm));
     } catch (err) {
       h.faulted = true;
       throw this.#fault(next.vm, err, stream, 'proxy_on_context_create');
@@ -404,7 +500,7 @@ export class WasmFilter implements FilterInstance {
     const { vm, trial } = this.#acquire();
     const h: Handle = { vm, id: 0, fresh: true, trial, faulted: false };
     try {
-      h.id = vm.createStream(stream);
+      h.id = vm.createStream(stream, this.#root(vm));
     } catch (err) {
       h.faulted = true;
       throw this.#fault(vm, err, stream, 'proxy_on_context_create');
@@ -486,8 +582,8 @@ export class WasmFilter implements FilterInstance {
       }
     }
     this.#forget(vm, h.id);
-    if (h.trial && !h.faulted && vm.failed === null && this.#breaker.state === 'half_open') {
-      this.#breaker.trialSucceeded();
+    if (h.trial && !h.faulted && vm.failed === null && this.#c.breaker.state === 'half_open') {
+      this.#c.breaker.trialSucceeded();
       this.#spec.logger.info({ code: 'OUTRIGGER_FILTER_BREAKER_CLOSED', filter: this.name }, 'crash-loop breaker closed: the trial request succeeded');
     }
   }
@@ -495,7 +591,7 @@ export class WasmFilter implements FilterInstance {
   /** Ends context `id`'s claim on `vm`; a VM replaced after a fault is dropped once its last request has finished. */
   #forget(vm: WasmVm, id: number): void {
     vm.forgetStream(id);
-    if ((vm !== this.#vm || this.#released) && vm.liveStreams === 0 && this.#instances.has(vm)) this.#destroy(vm);
+    if ((vm !== this.#c.vm || this.#c.released) && vm.liveStreams === 0 && this.#c.instances.has(vm)) this.#destroy(vm);
     else if (vm.liveStreams === 0 && vm.failed === null && vm.memory.byteLength > MEMORY_REPLACE_FRACTION * this.#spec.limits.memoryMb * 1048576)
       this.#recycle(vm);
   }
@@ -506,7 +602,7 @@ export class WasmFilter implements FilterInstance {
    */
   #recycle(vm: WasmVm): void {
     setImmediate(() => {
-      if (this.#released || vm !== this.#vm || vm.liveStreams !== 0 || vm.failed !== null) return;
+      if (this.#c.released || vm !== this.#c.vm || vm.liveStreams !== 0 || vm.failed !== null) return;
       const fresh = this.#newVm();
       try {
         fresh.start();
@@ -516,7 +612,7 @@ export class WasmFilter implements FilterInstance {
         return;
       }
       const grown = vm.memory.byteLength;
-      this.#vm = fresh;
+      this.#c.vm = fresh;
       this.#destroy(vm);
       this.#spec.logger.info(
         { code: 'OUTRIGGER_FILTER_RECYCLED', memoryBytes: grown, capBytes: this.#spec.limits.memoryMb * 1048576 },
@@ -528,7 +624,10 @@ export class WasmFilter implements FilterInstance {
   /** No generation uses this filter any more: end its root context once its requests are done. */
   release(): void {
     this.#released = true;
+    // A shared instance lives while any of its members is in use (a generation, a service slot).
+    if (!this.#c.members.every((m) => m.#released)) return;
+    this.#c.released = true;
     this.#clearReplaceTimer();
-    if (this.#vm.liveStreams === 0) this.#destroy(this.#vm);
+    if (this.#c.vm.liveStreams === 0) this.#destroy(this.#c.vm);
   }
 }

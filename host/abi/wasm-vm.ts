@@ -102,7 +102,14 @@ const MAX_GENERATION = (1 << 11) - 1;
 export class WasmVm {
   readonly module: WebAssembly.Module;
   readonly abi: AbiVersion;
-  readonly spec: PluginSpec;
+  /**
+   * The plugin of the root context being called (every host call reads its name, config and logger
+   * here). With several root contexts on one instance (filters and services sharing a vm_id) it
+   * switches with each callback to the root the context belongs to.
+   */
+  spec: PluginSpec;
+  /** Every plugin with a root context on this instance, in start order (one unless a vm_id is shared). */
+  readonly specs: readonly PluginSpec[];
   readonly memory = new GuestMemory();
   /** Why this instance may no longer be called, or null while healthy. */
   failed: string | null = null;
@@ -119,7 +126,12 @@ export class WasmVm {
   /** Context id of the callback in progress. */
   currentId = 0;
   phase = Phase.None;
+  /** Root context id of the callback in progress (of the first root when idle). */
   rootId = 0;
+  /** Root context ids, one per spec, in the same order (set by start). */
+  readonly rootIds: number[] = [];
+  /** The root each stream slot's context was created under (only read with several roots). */
+  readonly #slotRoot: number[] = [];
   /** The last CRITICAL/ERROR line the guest logged, attached to a following trap's message. */
   lastErrorLog = '';
   /** `module.name` of the imported functions Outrigger does not provide (set when imports are built). */
@@ -133,15 +145,16 @@ export class WasmVm {
   /** A guest call is in progress (host calls only happen then). */
   #inCall = false;
   /** Runs proxy_on_tick; set by the owner (WasmFilter), which decides what a trap there means. */
-  onTick: (() => void) | null = null;
-  /** Runs proxy_on_queue_ready on the root context; set by the owner, like onTick. */
-  onQueueReady: ((queueId: number) => void) | null = null;
-  #queueTarget: QueueReadyTarget | null = null;
+  onTick: ((root: number) => void) | null = null;
+  /** Runs proxy_on_queue_ready on a root context; set by the owner, like onTick. */
+  onQueueReady: ((root: number, queueId: number) => void) | null = null;
+  /** Queue wake receivers and tick timers, per root context (cpp-host keeps both per root id). */
+  readonly #queueTargets = new Map<number, QueueReadyTarget>();
+  readonly #tickTimers = new Map<number, TickTimer>();
   /** proxy_http_call's calls in flight (http-calls.ts). */
   readonly httpCalls = new HttpCallTable();
   /** Runs proxy_on_http_call_response (null response: the call failed); set by WasmFilter, as onTick. */
-  onHttpCallResponse: ((token: number, response: HttpCallResponse | null) => void) | null = null;
-  #tickTimer: TickTimer | null = null;
+  onHttpCallResponse: ((token: number, response: HttpCallResponse | null, root: number) => void) | null = null;
   /**
    * Set by the owner (WasmFilter): a root callback run from the event loop (a gRPC completion)
    * trapped. The owner decides what that means, as for a tick.
@@ -178,10 +191,11 @@ export class WasmVm {
   fnQueueReady: GuestFn | null = null;
   fnHttpCallResponse: GuestFn | null = null;
 
-  constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec) {
+  constructor(module: WebAssembly.Module, abi: AbiVersion, spec: PluginSpec, more: readonly PluginSpec[] = []) {
     this.module = module;
     this.abi = abi;
     this.spec = spec;
+    this.specs = [spec, ...more];
     this.#filterIndex = filterIndexOf(spec.name);
   }
 
@@ -256,7 +270,29 @@ export class WasmVm {
     this.fnQueueReady = fn('proxy_on_queue_ready');
     this.fnHttpCallResponse = fn('proxy_on_http_call_response');
 
-    this.rootId = ROOT_CONTEXT_ID;
+    // One root context per plugin, each through the whole start-up sequence, as Envoy does for
+    // every plugin sharing a VM (including proxy_on_vm_start). Ids 1, 3, 4, ...: 2 is the probe's.
+    for (let i = 0; i < this.specs.length; i++) this.rootIds.push(i === 0 ? ROOT_CONTEXT_ID : i + 2);
+    for (let i = 0; i < this.specs.length; i++) this.#startRoot(fn, i);
+    this.#enterRoot(this.rootIds[0]);
+  }
+
+  /** Makes root `root` (and its plugin) the one host calls act for. */
+  #enterRoot(root: number): void {
+    this.rootId = root;
+    if (this.specs.length > 1) {
+      const i = this.rootIds.indexOf(root);
+      this.spec = this.specs[Math.max(i, 0)];
+    }
+  }
+
+  /** True for the id of one of this instance's root contexts. */
+  isRoot(id: number): boolean {
+    return id === ROOT_CONTEXT_ID || (this.specs.length > 1 && this.rootIds.includes(id));
+  }
+
+  #startRoot(fn: (name: string) => GuestFn | null, i: number): void {
+    this.#enterRoot(this.rootIds[i]);
     this.#run('proxy_on_context_create', Phase.Create, () => this.fnCreate?.(this.rootId, 0));
     const vmStart = fn('proxy_on_vm_start');
     if (vmStart) {
@@ -335,10 +371,11 @@ export class WasmVm {
    * stream gets), to learn at load whether the module can make HTTP contexts at all. Returns null
    * when it can, else what went wrong; a trap leaves the instance failed.
    */
-  probeStreamContext(): string | null {
+  probeStreamContext(root = this.rootIds[0]): string | null {
     if (!this.fnCreate) return null;
     try {
-      this.call(this.fnCreate, Phase.Create, null, PROBE_CONTEXT_ID, this.rootId, 0);
+      this.#enterRoot(root);
+      this.call(this.fnCreate, Phase.Create, null, PROBE_CONTEXT_ID, root, 0);
       if (this.fnDelete) this.call(this.fnDelete, Phase.Delete, null, PROBE_CONTEXT_ID, 0, 0);
     } catch {
       return this.failed ?? 'trapped';
@@ -353,17 +390,18 @@ export class WasmVm {
   }
 
   /** Creates a stream context for one request. Returns its id. Throws the guest's error on a trap. */
-  createStream(stream: HttpStream): number {
+  createStream(stream: HttpStream, root = this.rootIds[0]): number {
     const slot = this.#freeSlots.length ? this.#freeSlots.pop()! : this.#slots.length;
     if (slot >= SLOT_SPAN) throw new Error(`more than ${SLOT_SPAN} concurrent requests on one filter instance`);
     const gen = slot < this.#slotGen.length ? (this.#slotGen[slot] % MAX_GENERATION) + 1 : 1;
     this.#slotGen[slot] = gen;
     this.#slots[slot] = stream;
+    this.#slotRoot[slot] = root;
     this.#live++;
     const id = gen * SLOT_SPAN + slot;
     if (this.fnCreate)
       try {
-        this.call(this.fnCreate, Phase.Create, stream, id, this.rootId, 0);
+        this.call(this.fnCreate, Phase.Create, stream, id, root, 0);
       } catch (err) {
         // No context was made: a slot left claimed would keep this (failed) instance alive forever.
         this.forgetStream(id);
@@ -384,7 +422,7 @@ export class WasmVm {
 
   /** The stream of a context id, for proxy_set_effective_context; undefined when unknown. */
   streamOf(id: number): HttpStream | null | undefined {
-    if (id === this.rootId) return null;
+    if (this.isRoot(id)) return null;
     const slot = id & SLOT_MASK;
     return this.#slotGen[slot] === id >>> SLOT_BITS ? this.#slots[slot] : undefined;
   }
@@ -401,6 +439,7 @@ export class WasmVm {
     if (s === undefined) return false;
     this.#currentSlot = s === null ? -1 : id & SLOT_MASK;
     this.currentId = id;
+    if (this.specs.length > 1) this.#enterRoot(s === null ? id : this.#slotRoot[id & SLOT_MASK]);
     if (s !== null) (this.#touched ??= []).push(s);
     return true;
   }
@@ -419,6 +458,16 @@ export class WasmVm {
     return this.#live;
   }
 
+  /** The streams with a live context on this instance, each with the root it was created under. */
+  streamRoots(): [HttpStream, number][] {
+    const out: [HttpStream, number][] = [];
+    for (let i = 0; i < this.#slots.length; i++) {
+      const s = this.#slots[i];
+      if (s !== undefined) out.push([s, this.#slotRoot[i]]);
+    }
+    return out;
+  }
+
   /** The streams with a live context on this instance. */
   streams(): HttpStream[] {
     return this.#slots.filter((s): s is HttpStream => s !== undefined);
@@ -429,6 +478,11 @@ export class WasmVm {
    * rethrown for the caller to turn into a FilterFault.
    */
   call(fn: GuestFn, phase: Phase, stream: HttpStream | null, id: number, a: number, b: number): number {
+    // Several roots: host calls act for the plugin whose root this context is or belongs to.
+    if (this.specs.length > 1) {
+      if (stream !== null) this.#enterRoot(this.#slotRoot[id & SLOT_MASK]);
+      else if (this.isRoot(id)) this.#enterRoot(id);
+    }
     this.#currentSlot = stream === null ? -1 : id & SLOT_MASK;
     this.currentId = id;
     this.phase = phase;
@@ -488,18 +542,21 @@ export class WasmVm {
    * the root that registered it before, or waits for the next registration.
    */
   queueTarget(): QueueReadyTarget {
-    if (this.#queueTarget === null) {
+    const root = this.rootId;
+    let target = this.#queueTargets.get(root);
+    if (target === undefined) {
       const vm = this;
-      this.#queueTarget = {
+      target = {
         get live() {
           return vm.failed === null && vm.fnQueueReady !== null;
         },
         queueReady(queueId: number) {
-          vm.onQueueReady?.(queueId);
+          vm.onQueueReady?.(root, queueId);
         },
       };
+      this.#queueTargets.set(root, target);
     }
-    return this.#queueTarget;
+    return target;
   }
 
   /**
@@ -507,7 +564,8 @@ export class WasmVm {
    * (proxy_on_http_call_response): as call(), under the same cpu_ms budget; the streams it acted on
    * (set_effective_context + continue_stream / send_local_response) act once it has returned.
    */
-  callRoot(fn: GuestFn, phase: Phase, a: number, b: number, c: number, d: number): void {
+  callRoot(fn: GuestFn, phase: Phase, a: number, b: number, c: number, d: number, root = this.rootId): void {
+    if (this.specs.length > 1) this.#enterRoot(root);
     this.#currentSlot = -1;
     const id = this.rootId;
     this.currentId = id;
@@ -543,10 +601,20 @@ export class WasmVm {
   }
 
   /** proxy_set_tick_period_milliseconds: 0 stops the timer. */
-  setTickPeriod(ms: number): void {
-    this.#tickTimer?.cancel();
-    this.#tickTimer = null;
-    if (ms > 0 && this.fnTick && this.failed === null) this.#tickTimer = (this.spec.clock ?? systemClock).every(ms, () => this.onTick?.());
+  setTickPeriod(ms: number, root = this.rootId): void {
+    this.#tickTimers.get(root)?.cancel();
+    this.#tickTimers.delete(root);
+    if (ms > 0 && this.fnTick && this.failed === null)
+      this.#tickTimers.set(
+        root,
+        (this.spec.clock ?? systemClock).every(ms, () => this.onTick?.(root)),
+      );
+  }
+
+  /** Stops every root's timer (the instance failed or is going away). */
+  stopTicks(): void {
+    for (const t of this.#tickTimers.values()) t.cancel();
+    this.#tickTimers.clear();
   }
 
   /**
@@ -585,19 +653,21 @@ export class WasmVm {
     return WasmResult.Ok;
   }
 
-  /** Ends the root context (on_done, on_delete) once no request uses this instance any more. */
+  /** Ends every root context (on_done, on_delete) once no request uses this instance any more. */
   destroy(): void {
     if (this.failed === null && this.rootId !== 0) {
       try {
-        if (this.fnDone) this.call(this.fnDone, Phase.Done, null, this.rootId, 0, 0);
-        if (this.fnDelete) this.call(this.fnDelete, Phase.Delete, null, this.rootId, 0, 0);
+        for (const root of this.rootIds) {
+          if (this.fnDone) this.call(this.fnDone, Phase.Done, null, root, 0, 0);
+          if (this.fnDelete) this.call(this.fnDelete, Phase.Delete, null, root, 0, 0);
+        }
       } catch {
         // A filter that traps while shutting down has nothing left to lose.
       }
     }
     this.failed ??= 'destroyed';
     for (const dispose of this.onDestroy.splice(0)) dispose();
-    this.setTickPeriod(0);
+    this.stopTicks();
     this.onTick = null;
     this.onQueueReady = null;
     // No callback into a dead instance; the calls' sockets go back to their pools.

@@ -13,7 +13,7 @@ import type { WasmFilter } from '../abi/wasm-filter.js';
 import type { FilterConfig, OutriggerConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
 import { Generation } from './generation.js';
-import { compileFilter, readFilterFile, startFilter, type CompiledModule, type FilterFile } from './load-filter.js';
+import { compileFilter, readFilterFile, startFilter, startFilterGroup, type CompiledModule, type FilterFile } from './load-filter.js';
 
 export type FilterState = 'active' | 'rejected' | 'missing' | 'failed';
 
@@ -34,6 +34,11 @@ export interface FilterSlot {
   key: string;
   /** Identity of the last candidate that was rejected, so an unchanged bad file is not retried. */
   rejectedKey: string | null;
+  /**
+   * For entries sharing one instance (the same vm_id and file, see instanceKey): the identity of the
+   * whole group (every member's key). A change in any member starts the group afresh. Null alone.
+   */
+  groupKey?: string | null;
 }
 
 /**
@@ -66,6 +71,16 @@ function slotKey(kind: FilterSlot['kind'], entry: FilterConfig, sha256: string):
     entry.strictImports,
     entry.debug,
   ]);
+}
+
+/**
+ * What decides that entries share one instance (as Envoy's VM key): a non-empty vm_id, the file, the
+ * vm_config and the instance-wide settings (limits, breaker, strict_imports, debug). Entries that
+ * differ in any of these get instances of their own. Null: the entry is alone (no vm_id).
+ */
+function instanceKey(entry: FilterConfig, sha256: string): string | null {
+  if (entry.vmId === '') return null;
+  return JSON.stringify([entry.vmId, sha256, entry.vmConfiguration.toString('base64'), entry.limits, entry.breaker, entry.strictImports, entry.debug]);
 }
 
 function errorText(err: unknown): string {
@@ -140,21 +155,38 @@ export class FilterManager {
 
     // Services go through the same candidate rules as filters; they just never join the chain.
     const entries = [...config.filters.map((e) => ['filter', e] as const), ...config.services.map((e) => ['service', e] as const)];
+    const files = new Map<string, FilterFile | string>();
+    const groups = new Map<string, (typeof entries)[number][]>();
     for (const [kind, entry] of entries) {
+      try {
+        const file = await readFilterFile(entry.path, entry.name);
+        files.set(entry.name, file);
+        const ik = instanceKey(entry, file.sha256);
+        if (ik !== null) groups.set(ik, [...(groups.get(ik) ?? []), [kind, entry]]);
+      } catch (err) {
+        files.set(entry.name, errorText(err));
+      }
+    }
+    const groupOf = new Map<string, (typeof entries)[number][]>();
+    for (const members of groups.values()) if (members.length > 1) for (const [, e] of members) groupOf.set(e.name, members);
+    const done = new Set<string>();
+
+    for (const [kind, entry] of entries) {
+      if (done.has(entry.name)) continue;
+      const members = groupOf.get(entry.name);
+      if (members !== undefined) {
+        for (const [, e] of members) done.add(e.name);
+        await this.#applyGroup(members, files, next, { genId, strict, changes, rejected, fatal, started });
+        continue;
+      }
       // An entry moved between filters: and services: starts afresh (a chain filter is no service).
       const held = this.#slots.get(entry.name);
-      const prev = held?.kind === kind ? held : undefined;
-      let file: FilterFile | null = null;
-      let error: string | null = null;
-      let missing = false;
-      let key = '';
-      try {
-        file = await readFilterFile(entry.path, entry.name);
-        key = slotKey(kind, entry, file.sha256);
-      } catch (err) {
-        error = errorText(err);
-        missing = true;
-      }
+      const prev = held?.kind === kind && !held.groupKey ? held : undefined;
+      const read = files.get(entry.name)!;
+      const file: FilterFile | null = typeof read === 'string' ? null : read;
+      let error: string | null = typeof read === 'string' ? read : null;
+      const missing = file === null;
+      const key = file ? slotKey(kind, entry, file.sha256) : '';
       if (file && prev && prev.key === key) {
         next.set(entry.name, { ...prev, entry, state: 'active', lastError: null, rejectedKey: null });
         continue;
@@ -205,6 +237,7 @@ export class FilterManager {
 
     if (fatal.length) {
       for (const f of started) f.release();
+      fatal.splice(0, fatal.length, ...new Set(fatal));
       throw new OutriggerError(
         'OUTRIGGER_CONFIG_INVALID',
         `filters failed to load (${fatal.length}); ${strict ? 'not starting' : 'the running chain keeps serving'}:\n  ${fatal.join('\n  ')}`,
@@ -236,6 +269,85 @@ export class FilterManager {
       `generation ${genId} active`,
     );
     return { changed: true, generation: genId, changes, rejected };
+  }
+
+  /**
+   * Entries sharing one instance (instanceKey) as one candidate: reused whole while no member
+   * changed, else started together (one root context each); a failure rejects every member.
+   */
+  async #applyGroup(
+    members: readonly (readonly ['filter' | 'service', FilterConfig])[],
+    files: Map<string, FilterFile | string>,
+    next: Map<string, FilterSlot>,
+    acc: { genId: number; strict: boolean; changes: string[]; rejected: string[]; fatal: string[]; started: WasmFilter[] },
+  ): Promise<void> {
+    const file = files.get(members[0][1].name) as FilterFile;
+    const keys = members.map(([k, e]) => slotKey(k, e, file.sha256));
+    const groupKey = JSON.stringify(keys);
+    const prevs = members.map(([k, e]) => {
+      const held = this.#slots.get(e.name);
+      return held?.kind === k ? held : undefined;
+    });
+    if (prevs.every((p) => p?.groupKey === groupKey)) {
+      members.forEach(([, e], i) => {
+        next.set(e.name, { ...prevs[i]!, entry: e, state: 'active', lastError: null, rejectedKey: null });
+      });
+      return;
+    }
+    if (!acc.strict && prevs.every((p) => p?.rejectedKey === groupKey)) {
+      members.forEach(([, e], i) => {
+        next.set(e.name, { ...prevs[i]! });
+      });
+      return;
+    }
+    const first = members[0][1];
+    try {
+      const moduleKey = `${file.sha256}:${first.limits.memoryMb}`;
+      const compiled = this.#modules.get(moduleKey) ?? (await compileFilter(file, first.name, first.path, first.limits.memoryMb));
+      this.#modules.set(moduleKey, compiled);
+      const filters = startFilterGroup(
+        compiled,
+        members.map(([k, e]) => ({ entry: e, rootOnly: k === 'service' })),
+        this.#logger,
+        this,
+      );
+      acc.started.push(...filters);
+      const names = members.map(([, e]) => e.name);
+      members.forEach(([kind, entry], i) => {
+        const prev = prevs[i];
+        next.set(entry.name, {
+          kind,
+          entry,
+          filter: filters[i],
+          sha256: compiled.sha256,
+          abi: compiled.abi,
+          generation: acc.genId,
+          loadedAt: new Date(),
+          state: 'active',
+          lastError: null,
+          key: keys[i],
+          rejectedKey: null,
+          groupKey,
+        });
+        acc.changes.push(
+          `${entry.name}: ${prev ? `replaced ${prev.sha256.slice(0, 12)} -> ` : 'added '}${compiled.sha256.slice(0, 12)} (${kind}, one instance with ${names.filter((n) => n !== entry.name).join(', ')}; vm_id ${entry.vmId})`,
+        );
+      });
+      this.#logger.info(
+        { filters: names, vm_id: first.vmId, file: first.path, sha256: compiled.sha256, generation: acc.genId },
+        `${names.join(', ')} loaded on one instance (vm_id ${first.vmId})`,
+      );
+    } catch (err) {
+      const error = errorText(err);
+      this.#logger.error({ filters: members.map(([, e]) => e.name), file: first.path, generation: acc.genId }, `shared-instance candidate rejected: ${error}`);
+      members.forEach(([, e], i) => {
+        const prev = prevs[i];
+        if (prev && !acc.strict) {
+          next.set(e.name, { ...prev, state: 'rejected', lastError: error, rejectedKey: groupKey });
+          acc.rejected.push(`${e.name}: ${error} (still serving ${prev.sha256.slice(0, 12)})`);
+        } else acc.fatal.push(error);
+      });
+    }
   }
 
   #swap(gen: Generation): void {

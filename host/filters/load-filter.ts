@@ -14,6 +14,7 @@ import type { SharedData } from '../abi/shared-data.js';
 import type { SharedQueues } from '../abi/shared-queues.js';
 import { loadSourceMap, withSourceMapUrl, type SourceMap } from '../abi/source-map.js';
 import { WasmFilter } from '../abi/wasm-filter.js';
+import type { PluginSpec } from '../abi/wasm-vm.js';
 import type { FilterConfig } from '../config/config.js';
 import { OutriggerError } from '../errors.js';
 import { instrumentModule, sandboxDisabled } from './instrument.js';
@@ -81,38 +82,56 @@ export async function compileFilter({ bytes, sha256 }: FilterFile, name: string,
   return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength, sourceMap };
 }
 
+type SharedStores = { metrics: MetricRegistry; sharedData: SharedData; sharedQueues: SharedQueues; httpCalls?: HttpCallDispatcher; grpcCalls?: GrpcCallDispatcher };
+
+function pluginSpec(compiled: CompiledModule, entry: FilterConfig, logger: Logger, shared: SharedStores, rootOnly: boolean): PluginSpec {
+  return {
+    name: entry.name,
+    rootId: entry.rootId,
+    vmId: entry.vmId,
+    configuration: entry.configuration,
+    vmConfiguration: entry.vmConfiguration,
+    logger: logger.child({ filter: entry.name }),
+    metrics: shared.metrics,
+    sharedData: shared.sharedData,
+    sharedQueues: shared.sharedQueues,
+    httpCalls: shared.httpCalls,
+    grpcCalls: shared.grpcCalls,
+    limits: entry.limits,
+    strictImports: entry.strictImports,
+    debug: entry.debug,
+    sourceMap: compiled.sourceMap,
+    rootOnly,
+  };
+}
+
 /** Starts a filter from a compiled module. Throws OutriggerError when it does not start. */
 export function startFilter(
   compiled: CompiledModule,
   entry: FilterConfig,
   logger: Logger,
-  shared: { metrics: MetricRegistry; sharedData: SharedData; sharedQueues: SharedQueues; httpCalls?: HttpCallDispatcher; grpcCalls?: GrpcCallDispatcher },
+  shared: SharedStores,
   /** A `services:` entry: root context only (no HTTP context probe; breaker trials on a timer). */
   rootOnly = false,
 ): WasmFilter {
-  const child = logger.child({ filter: entry.name });
-  return new WasmFilter(
+  return new WasmFilter(compiled.module, compiled.abi, pluginSpec(compiled, entry, logger, shared, rootOnly), entry.onError, entry.breaker);
+}
+
+/**
+ * Starts entries that share one instance (the same vm_id and file): one root context each, in this
+ * order. The instance-wide settings (limits, breaker, vm_config) are the same for all of them, as
+ * the filter manager groups only such entries.
+ */
+export function startFilterGroup(
+  compiled: CompiledModule,
+  members: { entry: FilterConfig; rootOnly: boolean }[],
+  logger: Logger,
+  shared: SharedStores,
+): WasmFilter[] {
+  return WasmFilter.group(
     compiled.module,
     compiled.abi,
-    {
-      name: entry.name,
-      rootId: entry.rootId,
-      vmId: entry.vmId,
-      configuration: entry.configuration,
-      vmConfiguration: entry.vmConfiguration,
-      logger: child,
-      metrics: shared.metrics,
-      sharedData: shared.sharedData,
-      sharedQueues: shared.sharedQueues,
-      httpCalls: shared.httpCalls,
-      grpcCalls: shared.grpcCalls,
-      limits: entry.limits,
-      strictImports: entry.strictImports,
-      debug: entry.debug,
-      sourceMap: compiled.sourceMap,
-      rootOnly,
-    },
-    entry.onError,
-    entry.breaker,
+    members.map((m) => ({ spec: pluginSpec(compiled, m.entry, logger, shared, m.rootOnly), policy: m.entry.onError })),
+    members[0].entry.breaker,
   );
 }

@@ -65,6 +65,8 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
           retry_at: s.filter.retryAt?.toISOString() ?? null,
           live_instances: s.filter.liveInstances,
           memory_bytes: s.filter.memoryBytes,
+          // The filters and services on the same instance (one vm_id and file), itself included.
+          shared_with: s.filter.sharedWith,
         })),
     };
   };
