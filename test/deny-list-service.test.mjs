@@ -26,6 +26,11 @@ services:
 `;
 }
 
+/** @returns {Promise<any>} */
+async function filters(proxy) {
+  return (await request(`${proxy.admin}/filters`)).body.json();
+}
+
 async function get(proxy, p = '/') {
   const res = await request(`${proxy.url}${p}`);
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
@@ -54,13 +59,13 @@ describe('deny-list-service example', { timeout: 60_000 }, () => {
   });
 
   it('a new list from the service (its config edited) denies the client address', async () => {
-    const before = (await request(`${proxy.admin}/filters`).then((r) => r.body.json())).filters.find((f) => f.name === 'deny-list');
+    const before = (await filters(proxy)).filters.find((f) => f.name === 'deny-list');
     writeFileSync(proxy.configFile, `listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\n${yaml(upstream, ['127.0.0.1'])}`);
     await until(async () => (await get(proxy, '/public')).status === 403, 'the client address to be denied', 15_000);
     // /admin is no longer listed.
     assert.equal((await get(proxy, '/admin')).status, 403, 'still denied: by address now');
     // The filter and the service share one instance (same vm_id and file): the edit started both afresh.
-    const afterSwap = (await request(`${proxy.admin}/filters`).then((r) => r.body.json())).filters.find((f) => f.name === 'deny-list');
+    const afterSwap = (await filters(proxy)).filters.find((f) => f.name === 'deny-list');
     assert.ok(afterSwap.generation > before.generation);
     assert.equal(afterSwap.live_instances, 1);
   });

@@ -148,11 +148,14 @@ describe('services in the config', { timeout: 60_000 }, () => {
   it('a root-only plugin under filters: is refused at load, pointing to services:', async () => {
     const upstream = await startUpstream();
     try {
-      await assert.rejects(startProxy(`upstream: ${upstream.url}\nfilters_dir: ${FIXTURES}\nfilters:\n  - name: bg\n    file: root_only.wasm\n`), (err) => {
-        assert.match(String(err.message), /bg: the module cannot make an HTTP context/);
-        assert.match(String(err.message), /OUTRIGGER_FILTER_ROOT_ONLY/);
-        return true;
-      });
+      await assert.rejects(
+        startProxy(`upstream: ${upstream.url}\nfilters_dir: ${FIXTURES}\nfilters:\n  - name: bg\n    file: root_only.wasm\n`),
+        (/** @type {any} */ err) => {
+          assert.match(String(err.message), /bg: the module cannot make an HTTP context/);
+          assert.match(String(err.message), /OUTRIGGER_FILTER_ROOT_ONLY/);
+          return true;
+        },
+      );
       // The same module under services: runs.
       const proxy = await startProxy(`upstream: ${upstream.url}\nfilters_dir: ${FIXTURES}\nservices:\n  - name: bg\n    file: root_only.wasm\n`);
       try {
@@ -184,7 +187,7 @@ services:
 `;
     assert.throws(
       () => parseConfig(text, '/x/s.yaml'),
-      (err) => {
+      (/** @type {any} */ err) => {
         const m = String(err.message);
         assert.match(m, /s\.yaml:7:11: services\[0\]\.name: duplicate service name "a" \(also filters\[0\]\)/);
         assert.match(m, /services\[0\]\.on_error: unknown key; a service takes name, file, root_id, vm_id, config, vm_config, limits/);
