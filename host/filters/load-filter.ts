@@ -82,7 +82,13 @@ export async function compileFilter({ bytes, sha256 }: FilterFile, name: string,
   return { module, abi: detectAbiVersion(module, name), sha256, size: bytes.byteLength, sourceMap };
 }
 
-type SharedStores = { metrics: MetricRegistry; sharedData: SharedData; sharedQueues: SharedQueues; httpCalls?: HttpCallDispatcher; grpcCalls?: GrpcCallDispatcher };
+type SharedStores = {
+  metrics: MetricRegistry;
+  sharedData: SharedData;
+  sharedQueues: SharedQueues;
+  httpCalls?: HttpCallDispatcher;
+  grpcCalls?: GrpcCallDispatcher;
+};
 
 function pluginSpec(compiled: CompiledModule, entry: FilterConfig, logger: Logger, shared: SharedStores, rootOnly: boolean): PluginSpec {
   return {
