@@ -120,6 +120,17 @@ export const SHUTDOWN_GRACE_MS = 1_000;
 /** Longest busy-loop the test hook (OUTRIGGER_TEST_HOOKS=1, x-outrigger-test-block-ms) runs. */
 export const TEST_HOOK_MAX_BLOCK_MS = 600_000;
 /**
+ * Shared data (host/abi/shared-data.ts), per vm_id. Envoy bounds none of these; here the store lives
+ * in the proxy's own heap, outside every filter's memory_mb, so without a cap one filter could grow
+ * the process without bound through it. A value as large as 1 MiB; 10 000 keys (a rate limiter's
+ * buckets for that many client addresses); 64 MiB of keys and values together, as one filter's
+ * linear memory by default. Over a cap a set answers InternalFailure (a too-large value BadArgument)
+ * and the store is unchanged; `debug: true` logs which.
+ */
+export const SHARED_DATA_MAX_VALUE_BYTES = 1024 * 1024;
+export const SHARED_DATA_MAX_KEYS = 10_000;
+export const SHARED_DATA_MAX_BYTES = 64 * 1024 * 1024;
+/**
  * Shared queues (host/abi/shared-queues.ts). Envoy bounds none of these; a host in one process must,
  * or a producer whose consumer is gone grows the proxy until it dies. An item as large as a shared
  * data value (1 MiB); 10 000 items and 64 MiB per queue hold minutes of a busy producer's backlog
